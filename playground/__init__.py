@@ -1,0 +1,1 @@
+"""DiT Playground: see how a Diffusion Transformer conditions on time and class."""
