@@ -38,10 +38,10 @@ def load_split(npz_path=None):
 
 
 def save_split(npz_path):
-    parts = load_split()
-    np.savez_compressed(
-        npz_path, **{f"{name}_{kind}": arr for name, (x, y) in parts.items() for kind, arr in (("images", x), ("labels", y))}
-    )
+    arrays = {}
+    for name, (images, labels) in load_split().items():
+        arrays[f"{name}_images"], arrays[f"{name}_labels"] = images, labels
+    np.savez_compressed(npz_path, **arrays)
 
 
 def to_model_range(images):

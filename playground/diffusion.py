@@ -10,6 +10,10 @@ import torch.nn.functional as F
 
 NUM_TIMESTEPS = 1000
 SAMPLERS = ("ddim", "ddpm", "dpm++2m")
+# The app's default: DPM-Solver++(2M) at 20 steps scores like DDIM at 50 on the judge (see the README),
+# at 40% of the cost. The reference path that the benchmark checks it against:
+DEFAULT_SAMPLER, DEFAULT_STEPS = "dpm++2m", 20
+REFERENCE_SAMPLER, REFERENCE_STEPS = "ddim", 50
 
 
 def linear_alphas_cumprod(num_timesteps=NUM_TIMESTEPS, beta_start=1e-4, beta_end=0.02):

