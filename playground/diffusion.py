@@ -72,7 +72,7 @@ def _alpha_sigma(t):
 
 @torch.no_grad()
 def sample_cfg_sweep(
-    model, labels, scales, *, steps, seed, sampler="ddim", precision="fp32", callback=None
+    model, labels, scales, *, steps, seed, sampler="ddim", precision="fp32", callback=None, batched=True
 ):
     """Guided samples for every (scale, label) pair: `[len(scales), len(labels), C, H, W]` in [-1, 1].
 
@@ -80,6 +80,7 @@ def sample_cfg_sweep(
     `[x for every scale and label] + [the same x again]` with labels `[y..., null...]`.
     Row i starts from the same noise at every scale. `callback(step, steps, x0)` receives the
     clipped predicted x0 `[S, N, C, H, W]` after each step (for progress bars and trajectories).
+    `batched=False` runs the two halves as two forwards (the benchmark's naive baseline).
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {list(SAMPLERS)}")
@@ -101,7 +102,11 @@ def sample_cfg_sweep(
     def denoise(x, t):
         """Guided epsilon and clipped x0 at integer timestep t, plus epsilon re-derived from it."""
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = model(torch.cat([x, x]), torch.full((2 * len(x),), t), y)
+            if batched:
+                out = model(torch.cat([x, x]), torch.full((2 * len(x),), t), y)
+            else:
+                t_half = torch.full((len(x),), t)
+                out = torch.cat([model(x, t_half, y_half) for y_half in y.chunk(2)])
         eps_cond, eps_uncond = out[:, : cfg.in_channels].float().chunk(2)
         eps = classifier_free_guidance(eps_cond, eps_uncond, s)
         alpha, sigma = _alpha_sigma(t)

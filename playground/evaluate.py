@@ -108,8 +108,8 @@ def main(argv=None):
         model, judge, args.scales, args.per_class, args.steps, args.seed, args.sampler, load_split(args.data),
         precision=args.precision, progress=progress,
     )
-    print(f"{args.sampler}, {args.steps} steps, seed {args.seed}, {args.precision}; DiT {model.card.get('sha256', '')[:12]}, "
-          f"judge {judge.card['sha256'][:12]}\n")
+    print(f"{args.sampler}, {args.steps} steps, seed {args.seed}, {args.precision}; "
+          f"DiT {model.card.get('sha256', '')[:12]}, judge {judge.card['sha256'][:12]}\n")
     print(markdown_table(rows))
     print(f"\nheld-out real: its Frechet is that of {10 * args.per_class} training digits against the held-out ones, "
           "the floor at this sample size.")

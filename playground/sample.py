@@ -12,42 +12,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from playground.checkpoint import CheckpointError, load_pretrained
 from playground.data import to_uint8
 from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, NUM_TIMESTEPS, SAMPLERS, sample_cfg_sweep
-
-HEADER, LABEL_WIDTH = 24, 24  # pixels for the column headers and the row-label column
-
-
-def make_grid_image(samples, scales, row_labels=None, zoom=3, pad=4):
-    """Grid of uint8 digits `[S, N, H, W]` (scale-major) as a grayscale PIL image.
-
-    Column j shows scale `scales[j]` under a header "s = ...", row i sample i; each digit is
-    upscaled `zoom` times (nearest neighbour). With `row_labels` (N ints) a left column names each
-    row's requested digit. Size: width = left + pad + S * (zoom * W + pad), height = HEADER + N * (zoom * H + pad),
-    where left = LABEL_WIDTH with row labels, else 0.
-    """
-    samples = np.asarray(samples, dtype=np.uint8)
-    n_scales, n_rows, h, w = samples.shape
-    if len(scales) != n_scales or (row_labels is not None and len(row_labels) != n_rows):
-        raise ValueError(f"samples {samples.shape} do not match {len(scales)} scales / row labels")
-    left = LABEL_WIDTH if row_labels is not None else 0
-    cell_h, cell_w = zoom * h + pad, zoom * w + pad
-    grid = Image.new("L", (left + pad + n_scales * cell_w, HEADER + n_rows * cell_h), 255)
-    draw, font = ImageDraw.Draw(grid), ImageFont.load_default(size=14)
-    for j, scale in enumerate(scales):
-        x = left + pad + j * cell_w
-        draw.text((x + zoom * w / 2, HEADER / 2), f"s = {scale:g}", fill=0, font=font, anchor="mm")
-        for i in range(n_rows):
-            digit = Image.fromarray(samples[j, i]).resize((zoom * w, zoom * h), Image.NEAREST)
-            grid.paste(digit, (x, HEADER + i * cell_h))
-    if row_labels is not None:
-        draw.text((left / 2, HEADER / 2), "y", fill=0, font=font, anchor="mm")
-        for i, label in enumerate(row_labels):
-            draw.text((left / 2, HEADER + i * cell_h + zoom * h / 2), str(label), fill=0, font=font, anchor="mm")
-    return grid
+from playground.figures import sweep_grid
 
 
 def add_sampling_args(p):
@@ -55,7 +24,7 @@ def add_sampling_args(p):
     p.add_argument("--scales", type=float, nargs="+", default=[0.0, 1.0, 4.0, 7.0], help="guidance scales (DiT's s)")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"sampling steps, 1..{NUM_TIMESTEPS}")
     p.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER)
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16 autocast is ~2x faster on CPU")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16 autocast (faster only with AMX)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default=None, help="DiT .safetensors (default: the shipped checkpoint)")
 
@@ -107,7 +76,7 @@ def main(argv=None):
     )
     samples = to_uint8(x).numpy()  # [S, N, 28, 28]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    make_grid_image(samples, args.scales, row_labels=labels, zoom=args.zoom).save(args.out)
+    sweep_grid(samples, args.scales, row_labels=labels, cell=28 * args.zoom).save(args.out)
     print(f"wrote {args.out}", file=sys.stderr)
     if args.npy:
         np.save(args.npy, samples)

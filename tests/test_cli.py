@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from playground import sample
-from playground.sample import HEADER, LABEL_WIDTH, make_grid_image
+from playground.figures import sweep_grid
 
 REPO = sample.__file__.rsplit("/playground/", 1)[0]
 
@@ -26,26 +26,24 @@ def test_sample_cli_writes_grid_and_npy(tmp_path):
     assert result.returncode == 0, result.stderr
     samples = np.load(npy)
     assert samples.shape == (3, 4, 28, 28) and samples.dtype == np.uint8
-    cell = 3 * 28 + 4  # default zoom 3, pad 4
     grid = Image.open(png)
-    assert grid.size == (LABEL_WIDTH + 4 + 3 * cell, HEADER + 4 * cell)
-    assert grid.mode == "L"
+    assert grid.size == sweep_grid(samples, [0, 4, 7], row_labels=[3, 3, 7, 7], cell=3 * 28).size
 
 
 def test_grid_places_each_digit_under_its_header():
     rng = np.random.default_rng(0)
     samples = rng.integers(0, 256, (2, 3, 28, 28), dtype=np.uint8)
-    grid = np.asarray(make_grid_image(samples, [1.0, 4.5], row_labels=[1, 1, 2], zoom=2, pad=3))
-    assert grid.shape == (HEADER + 3 * (56 + 3), LABEL_WIDTH + 3 + 2 * (56 + 3))
+    grid = np.asarray(sweep_grid(samples, [1.0, 4.5], cell=56))[..., 0]
+    pad, header = 6, 18 + 2 * 6 + 4  # labelled_grid's defaults: pad 6, font 18
+    assert grid.shape == (header + 3 * (56 + pad) + pad, 2 * (56 + pad) + pad)
     for j in range(2):
-        x = LABEL_WIDTH + 3 + j * (56 + 3)
+        x = pad + j * (56 + pad)
         for i in range(3):
-            y = HEADER + i * (56 + 3)
+            y = header + i * (56 + pad)
             assert np.array_equal(grid[y : y + 56 : 2, x : x + 56 : 2], samples[j, i])
-        assert (grid[:HEADER, x : x + 56] < 128).any()  # the "s = ..." header is drawn there
-    assert (grid[HEADER:, :LABEL_WIDTH] < 128).any()  # row labels
-    with pytest.raises(ValueError):
-        make_grid_image(samples, [1.0])
+        assert (grid[:header, x : x + 56] < 128).any()  # the "s = ..." header is drawn there
+    with pytest.raises(ValueError, match="do not match"):
+        sweep_grid(samples, [1.0])
 
 
 @pytest.mark.parametrize(

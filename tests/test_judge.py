@@ -131,6 +131,6 @@ def test_random_shift_translates_each_image():
     assert torch.equal(random_shift(x, 0, gen), x)
     shifted = random_shift(x, 2, gen)
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2), value=-1.0)
-    for a, p in zip(shifted, padded):
+    for a, p in zip(shifted, padded, strict=True):
         crops = [p[:, i : i + 28, j : j + 28] for i in range(5) for j in range(5)]
         assert any(torch.equal(a, c) for c in crops)

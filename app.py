@@ -1,0 +1,22 @@
+"""DiT Playground: `python app.py [--host HOST] [--port PORT]` (also the Hugging Face Space entry point)."""
+
+import argparse
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network at runtime
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    # A Space sets GRADIO_SERVER_NAME / GRADIO_SERVER_PORT; locally the defaults keep it on this machine.
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    args = parser.parse_args(argv)
+
+    from playground.ui import launch_app
+
+    launch_app(host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

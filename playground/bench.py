@@ -1,0 +1,215 @@
+"""Benchmark, measured in one run: `python -m playground.bench [--json bench.json]`.
+
+1. The UI's default CFG sweep (wall time, median of --repeats runs).
+2. The same sweep done naively (one scale at a time; conditional and unconditional as separate
+   forwards) and the speed-up ratio of ours over it; both must give the same images.
+3. Model FLOPs per sweep and achieved GFLOP/s against this machine's measured matmul peak.
+4. Build time and payload bytes of the embedding and with/without-MLP views.
+5. Cold start: `python app.py` until its page answers.
+6. Training throughput (images/s) of the release config on this machine.
+7. Honesty check: judge accuracy per scale for the default (fast) sampler against the reference
+   path (fp32 DDIM at 50 steps), same noise; the fast path must stay within 1 point.
+"""
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from playground import diffusion, figures
+from playground.checkpoint import load_pretrained
+from playground.diffusion import (
+    DEFAULT_SAMPLER,
+    DEFAULT_STEPS,
+    REFERENCE_SAMPLER,
+    REFERENCE_STEPS,
+    sample_cfg_sweep,
+)
+from playground.ui import DEFAULT_CLASS, DEFAULT_SAMPLES, DEFAULT_SCALES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed(fn, repeats):
+    """(median seconds, last result) over `repeats` calls after one warm-up call."""
+    result = fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def naive_sweep(model, labels, scales, steps, seed, sampler):
+    """The textbook loop: one scale at a time, the two CFG branches as two forwards."""
+    columns = [sample_cfg_sweep(model, labels, [scale], steps=steps, seed=seed, sampler=sampler, batched=False)
+               for scale in scales]
+    return torch.cat(columns)
+
+
+def matmul_peak(dtype, n=2048, repeats=5):
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    seconds, _ = timed(lambda: a @ b, repeats)
+    return 2 * n**3 / seconds / 1e9
+
+
+def sweep_flops(model, n_images, steps):
+    """Model FLOPs of one sweep: `steps` forwards over the doubled batch (counted by torch)."""
+    x = torch.zeros(2 * n_images, 1, 28, 28)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x, torch.zeros(2 * n_images), torch.zeros(2 * n_images, dtype=torch.long))
+    return counter.get_total_flops() * steps
+
+
+def view_costs(model, repeats):
+    """Median build time and JSON payload bytes of the two embedding views at their UI defaults."""
+    out = {}
+    for name, build in (
+        ("timestep embedding view", lambda: figures.embedding_view(**figures.EMBEDDING_DEFAULTS)),
+        ("with vs without MLP view", lambda: figures.mlp_view(model, **figures.MLP_DEFAULTS)),
+    ):
+        seconds, result = timed(build, repeats)
+        payload = sum(len(item.to_json()) if hasattr(item, "to_json") else len(str(item)) for item in result)
+        out[name] = {"seconds": seconds, "payload_bytes": payload}
+    return out
+
+
+def cold_start(timeout=120):
+    """Seconds from `python app.py` to the first HTTP 200 from its page."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - t0 < timeout:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - t0
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"app did not answer within {timeout}s")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def training_throughput(model, batch_size=64, steps=5):
+    """Images/s of forward + backward + AdamW on the release config (fresh weights, same shapes)."""
+    from playground.model import DiT
+
+    net = DiT(**model.config_dict()).train()
+    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-4)
+    x, y = torch.rand(batch_size, 1, 28, 28) * 2 - 1, torch.randint(0, 10, (batch_size,))
+
+    def step():
+        loss = diffusion.training_loss(net, x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    seconds, _ = timed(step, steps)
+    return batch_size / seconds
+
+
+def quality(model, per_class, scales):
+    """Judge accuracy per scale, fast default path vs the reference path, same seed (same noise)."""
+    from playground.data import load_split
+    from playground.evaluate import evaluate_scales
+    from playground.judge import load_judge
+
+    judge, split = load_judge(), load_split()
+    rows = {}
+    for name, sampler, steps in (("default", DEFAULT_SAMPLER, DEFAULT_STEPS),
+                                 ("reference", REFERENCE_SAMPLER, REFERENCE_STEPS)):
+        result = evaluate_scales(model, judge, scales, per_class, steps, 0, sampler, split)
+        rows[name] = {row["scale"]: row["accuracy"] for row in result if row["scale"] is not None}
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--quality-per-class", type=int, default=30, help="0 skips the judge comparison (slow)")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    if args.repeats < 1 or args.quality_per_class < 0:
+        p.error("--repeats must be >= 1 and --quality-per-class >= 0")
+
+    torch.manual_seed(0)
+    model = load_pretrained()
+    scales = figures.parse_scales(DEFAULT_SCALES)
+    labels = [DEFAULT_CLASS] * DEFAULT_SAMPLES
+    device = f"CPU, {torch.get_num_threads()} threads"
+    report = {"device": device, "sweep": f"{len(scales)} scales x {len(labels)} samples, "
+              f"{DEFAULT_SAMPLER} {DEFAULT_STEPS} steps"}
+    print(f"# DiT Playground benchmark on {device}, torch {torch.__version__}\n", flush=True)
+
+    ours_s, ours = timed(lambda: sample_cfg_sweep(model, labels, scales, steps=DEFAULT_STEPS, seed=0,
+                                                  sampler=DEFAULT_SAMPLER), args.repeats)
+    naive_s, naive = timed(lambda: naive_sweep(model, labels, scales, DEFAULT_STEPS, 0, DEFAULT_SAMPLER),
+                           max(1, args.repeats // 2))
+    max_diff = (naive - ours).abs().max().item()
+    flops = sweep_flops(model, len(scales) * len(labels), DEFAULT_STEPS)
+    peaks = {str(dtype).removeprefix("torch."): matmul_peak(dtype) for dtype in (torch.float32, torch.bfloat16)}
+    report.update(
+        default_sweep_s=ours_s, naive_sweep_s=naive_s, batched_over_naive=naive_s / ours_s,
+        naive_max_abs_diff=max_diff, sweep_gflop=flops / 1e9,
+        achieved_gflops=flops / 1e9 / ours_s, matmul_peak_gflops=peaks,
+        utilisation_pct=100 * flops / 1e9 / ours_s / peaks["float32"],
+    )
+    rows = [
+        ("default CFG sweep (" + report["sweep"] + ")", f"{ours_s * 1000:.0f} ms", "target <= 1500 ms"),
+        ("same sweep, naive (one scale at a time, 2 forwards)", f"{naive_s * 1000:.0f} ms",
+         f"batched is {naive_s / ours_s:.2f}x faster (target >= 2x); max |diff| {max_diff:.1e}"),
+        ("model FLOPs per default sweep", f"{flops / 1e9:.1f} GFLOP",
+         f"{flops / 1e9 / ours_s:.1f} GFLOP/s achieved"),
+        ("matmul peak fp32 / bf16 (2048^3)", f"{peaks['float32']:.0f} / {peaks['bfloat16']:.0f} GFLOP/s",
+         f"utilisation {report['utilisation_pct']:.0f}% of fp32 peak"),
+    ]
+    for name, cost in view_costs(model, args.repeats).items():
+        report[name] = cost
+        rows.append((name, f"{cost['seconds'] * 1000:.0f} ms, {cost['payload_bytes'] / 1e6:.2f} MB",
+                     "target <= 150 ms, <= 1.5 MB"))
+    report["cold_start_s"] = cold_start()
+    rows.append(("cold start (python app.py -> page answers)", f"{report['cold_start_s']:.1f} s", "target <= 6 s"))
+    report["train_images_per_s"] = training_throughput(model)
+    run = model.card["training"]
+    release_ips = run["global_batch"] * run["steps"] / run["wall_time_s"]
+    rows.append(("training throughput, release config, batch 64", f"{report['train_images_per_s']:.0f} img/s",
+                 f"the release run on {run['hardware']}: {release_ips:.0f} img/s (from its model card)"))
+    print("| measure | value | note |\n|---|---|---|")
+    print("\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows), flush=True)
+
+    if args.quality_per_class:
+        q_scales = [0.0, 1.0, 2.0, 4.0, 8.0]
+        acc = quality(model, args.quality_per_class, q_scales)
+        report["judge_accuracy"] = acc
+        print(f"\njudge accuracy, {args.quality_per_class} per class per scale, seed 0:\n")
+        print("| path | " + " | ".join(f"s = {s:g}" for s in q_scales) + " |")
+        print("|---" * (len(q_scales) + 1) + "|")
+        for name, label in (("default", f"{DEFAULT_SAMPLER} {DEFAULT_STEPS} steps (default)"),
+                            ("reference", f"{REFERENCE_SAMPLER} {REFERENCE_STEPS} steps fp32 (reference)")):
+            print(f"| {label} | " + " | ".join(f"{acc[name][s]:.3f}" for s in q_scales) + " |")
+        worst = max(abs(acc["default"][s] - acc["reference"][s]) for s in q_scales if s > 0)
+        report["max_accuracy_gap_points"] = 100 * worst
+        print(f"\nlargest gap at s > 0: {100 * worst:.1f} points (allowed: 1)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

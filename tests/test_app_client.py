@@ -1,0 +1,147 @@
+"""The real app, launched as `python app.py --port N`, driven through its named API with gradio_client."""
+
+import json
+
+import numpy as np
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from live_app import running_app
+from PIL import Image
+
+from playground import ui
+
+pytestmark = pytest.mark.slow
+PAYLOAD_LIMIT = 1_500_000
+EMBEDDING_DEFAULTS = (256, 10000, 0, 999, 1000, "dit", "4, 4, 4, 4")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("app") / "app.log") as url:
+        yield Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+def plot_json(value):
+    assert value["type"] == "plotly"
+    assert len(value["plot"]) < PAYLOAD_LIMIT
+    return json.loads(value["plot"])
+
+
+def test_the_three_named_endpoints_take_simple_inputs(client):
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert set(api) == {"/timestep_embedding", "/mlp_comparison", "/cfg_sweep"}
+    names = {k: [p["parameter_name"] for p in v["parameters"]] for k, v in api.items()}
+    assert names["/timestep_embedding"] == ["dim", "max_period", "t_start", "t_end", "n_t", "flavour", "inspect_t"]
+    assert names["/mlp_comparison"] == ["label", "seed"]
+    assert names["/cfg_sweep"] == ["label", "scales", "samples", "seed", "steps", "sampler"]
+
+
+def test_timestep_embedding_defaults(client):
+    heatmap, dims, similarity, inspector, notes = client.predict(*EMBEDDING_DEFAULTS, api_name="/timestep_embedding")
+    fig = plot_json(heatmap)
+    assert fig["data"][0]["type"] == "heatmap"
+    assert "256 numbers" in fig["layout"]["title"]["text"]
+    assert sum(len(p["plot"]) for p in (heatmap, dims, similarity)) < PAYLOAD_LIMIT
+    assert plot_json(similarity)["data"][0]["type"] == "heatmap"
+    assert len(plot_json(dims)["data"]) == 8
+    assert "`[4, 256]`" in inspector and "`[4, 192]`" in inspector  # hidden size of the shipped model
+    assert "1.98" in notes and "Downsampled" in notes
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        ((7, 10000, 0, 50, 1, "dit", "3"), "zero"),  # odd dim, a single t
+        ((1024, 10000, 0, 999, 2000, "dit", "0, 999"), "256 of 1024 columns"),  # the caps
+        ((256, 10000, 0, 999, 100, "diffusers", "1, 2, 3, 4, 5, 6, 7, 8"), "sin half first"),
+        ((64, 50, -20.5, 20.5, 40, "diffusers-dit", "-3.5"), "max_period 50"),
+    ],
+)
+def test_timestep_embedding_edges(client, args, expect):
+    heatmap, dims, similarity, inspector, notes = client.predict(*args, api_name="/timestep_embedding")
+    fig = plot_json(heatmap)
+    text = json.dumps(fig["layout"]) + inspector + notes
+    assert expect in text
+    plot_json(dims)
+    plot_json(similarity)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((3, 10000, 0, 999, 100, "diffusers", "4"), "dim must be between 4"),
+        ((256, 10000, 500, 10, 100, "dit", "4"), "must not be below"),
+        ((256, 10000, 0, 999, 100, "dit", "four"), "'four' is not a number"),
+        ((256, 10000, 0, 999, 100, "dit", ""), "at least one t value"),
+    ],
+)
+def test_timestep_embedding_rejects_bad_input(client, args, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(*args, api_name="/timestep_embedding")
+
+
+@pytest.mark.parametrize("label", [3, 10])
+def test_mlp_comparison(client, label):
+    summary, *plots = client.predict(label, 0, api_name="/mlp_comparison")
+    assert "Neighbouring steps" in summary and "Effective dimensionality" in summary
+    figs = [plot_json(p) for p in plots]
+    assert sum(len(p["plot"]) for p in plots) < PAYLOAD_LIMIT
+    assert len(figs[0]["data"]) == 3 and len(figs[-1]["data"]) == 6  # 3 heatmaps; 6 modulation panels
+    assert ("∅" in summary) == (label == 10)
+
+
+def test_mlp_comparison_rejects_a_bad_seed(client):
+    with pytest.raises(AppError, match="seed"):
+        client.predict(3, -1, api_name="/mlp_comparison")
+
+
+def test_cfg_sweep_small_run(client):
+    grid, metrics, trajectory, summary, formula = client.predict(7, "0, 1, 4", 2, 0, 4, "ddim", api_name="/cfg_sweep")
+    grid_image, trajectory_image = Image.open(grid), Image.open(trajectory)
+    assert grid_image.width > grid_image.height  # 3 columns of scales, 2 rows of samples
+    assert trajectory_image.height > trajectory_image.width / 2  # 4 captured steps as rows
+    fig = plot_json(metrics)
+    assert "Class 7" in summary and "4 ddim steps" in summary
+    if fig["data"]:  # the judge scored it
+        assert [trace["x"] for trace in fig["data"]][0] == [0.0, 1.0, 4.0]
+        assert "| 4 | 3 |" in summary
+    assert "s = 4 → w = 3" in formula
+
+
+def test_cfg_sweep_is_reproducible_and_single_values_work(client):
+    first = client.predict(2, "5", 1, 11, 2, "dpm++2m", api_name="/cfg_sweep")
+    second = client.predict(2, "5", 1, 11, 2, "dpm++2m", api_name="/cfg_sweep")
+    assert np.array_equal(np.asarray(Image.open(first[0])), np.asarray(Image.open(second[0])))
+    assert "needs 2 samples" in first[3] or "judge" in first[3]  # diversity is undefined for one sample
+    third = client.predict(2, "5", 1, 12, 2, "ddpm", api_name="/cfg_sweep")
+    assert Image.open(third[0]).size == Image.open(first[0]).size
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((3, "", 4, 0, 20, "ddim"), "at least one guidance scale"),
+        ((3, "1, two", 4, 0, 20, "ddim"), "'two' is not a number"),
+        ((3, "nan", 4, 0, 20, "ddim"), "not a finite number"),
+        ((3, "100", 4, 0, 20, "ddim"), "outside the allowed range"),
+        ((3, "0 1 2 3 4 5 6 7 8", 4, 0, 20, "ddim"), "at most 8"),
+        # the sliders' own range check answers first, naming the limit
+        ((3, "1", ui.MAX_SAMPLES + 1, 0, 20, "ddim"), f"maximum value {ui.MAX_SAMPLES}|samples per scale"),
+        ((3, "1", 4, 0, 0, "ddim"), "minimum value 1|steps"),
+        ((3, "1", 4, 0, ui.MAX_STEPS + 1, "ddim"), f"maximum value {ui.MAX_STEPS}|steps"),
+        ((3, "1", 2.5, 0, 20, "ddim"), "whole number"),
+        ((3, "0 1 2 3 4 5 6 7", 8, 0, 100, "ddim"), "image-steps"),
+    ],
+)
+def test_cfg_sweep_rejects_bad_input(client, args, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(*args, api_name="/cfg_sweep")
+
+
+def test_validate_sweep_is_a_plain_function():
+    assert ui.validate_sweep(3, "0, 1", 2, 5, 10, "ddim") == (3, [0.0, 1.0], 2, 5, 10, "ddim")
+    with pytest.raises(ValueError, match="Unknown sampler"):
+        ui.validate_sweep(3, "1", 2, 5, 10, "euler")
+    with pytest.raises(ValueError, match="class"):
+        ui.validate_sweep(10, "1", 2, 5, 10, "ddim")  # the null class is not a digit to draw
