@@ -34,7 +34,7 @@ from playground.diffusion import (
     REFERENCE_STEPS,
     sample_cfg_sweep,
 )
-from playground.ui import DEFAULT_CLASS, DEFAULT_SAMPLES, DEFAULT_SCALES
+from playground.ui import DEFAULT_LABEL, DEFAULT_SAMPLES, DEFAULT_SCALES, EMBEDDING_DEFAULTS, MLP_DEFAULT_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,15 +72,19 @@ def sweep_flops(model, n_images, steps):
 
 
 def view_costs(model, repeats):
-    """Median build time and JSON payload bytes of the two embedding views at their UI defaults."""
+    """Build time (first call, then median of repeats) and payload bytes of the two embedding views."""
     out = {}
     for name, build in (
-        ("timestep embedding view", lambda: figures.embedding_view(**figures.EMBEDDING_DEFAULTS)),
-        ("with vs without MLP view", lambda: figures.mlp_view(model, **figures.MLP_DEFAULTS)),
+        ("timestep embedding view", lambda: figures.embedding_view(**EMBEDDING_DEFAULTS, embedder=model.t_embedder)),
+        ("with vs without MLP view", lambda: figures.mlp_view(model, MLP_DEFAULT_LABEL, 0)),
     ):
-        seconds, result = timed(build, repeats)
-        payload = sum(len(item.to_json()) if hasattr(item, "to_json") else len(str(item)) for item in result)
-        out[name] = {"seconds": seconds, "payload_bytes": payload}
+        figures.family_stats.cache_clear()
+        t0 = time.perf_counter()
+        build()
+        first = time.perf_counter() - t0
+        seconds, view = timed(build, repeats)
+        payload = sum(len(v.to_json()) if hasattr(v, "to_json") else len(str(v)) for v in view.values())
+        out[name] = {"first_s": first, "seconds": seconds, "payload_bytes": payload}
     return out
 
 
@@ -152,7 +156,7 @@ def main(argv=None):
     torch.manual_seed(0)
     model = load_pretrained()
     scales = figures.parse_scales(DEFAULT_SCALES)
-    labels = [DEFAULT_CLASS] * DEFAULT_SAMPLES
+    labels = [DEFAULT_LABEL] * DEFAULT_SAMPLES
     device = f"CPU, {torch.get_num_threads()} threads"
     report = {"device": device, "sweep": f"{len(scales)} scales x {len(labels)} samples, "
               f"{DEFAULT_SAMPLER} {DEFAULT_STEPS} steps"}
@@ -183,7 +187,7 @@ def main(argv=None):
     for name, cost in view_costs(model, args.repeats).items():
         report[name] = cost
         rows.append((name, f"{cost['seconds'] * 1000:.0f} ms, {cost['payload_bytes'] / 1e6:.2f} MB",
-                     "target <= 150 ms, <= 1.5 MB"))
+                     f"first call {cost['first_s'] * 1000:.0f} ms; target <= 150 ms, <= 1.5 MB"))
     report["cold_start_s"] = cold_start()
     rows.append(("cold start (python app.py -> page answers)", f"{report['cold_start_s']:.1f} s", "target <= 6 s"))
     report["train_images_per_s"] = training_throughput(model)

