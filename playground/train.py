@@ -60,7 +60,8 @@ def parse_args(argv=None):
         (1 <= args.patch_size <= size and size % args.patch_size == 0, f"--patch-size must divide {size}"),
         (args.num_heads >= 1, "--num-heads must be >= 1"),
         (args.num_heads >= 1 and args.hidden_size >= 4 and args.hidden_size % 4 == 0
-         and args.hidden_size % args.num_heads == 0, "--hidden-size must be a positive multiple of 4 and of --num-heads"),
+         and args.hidden_size % args.num_heads == 0,
+         "--hidden-size must be a positive multiple of 4 and of --num-heads"),
         (args.data is None or os.path.isfile(args.data), f"--data {args.data} is not a file"),
     ]
     for ok, message in problems:
