@@ -79,21 +79,20 @@ def _subplots(**kwargs):
     return make_subplots(figure=_figure(), **kwargs)
 
 
-def _style(fig, title, subtitle=None, height=440, margin=None):
-    """Shared look for a shared screen: large fonts, a title that states the point, white background."""
-    title_dict = {
-        "text": f"<b>{title}</b>",
-        "x": 0.01,
-        "xanchor": "left",
-        "y": 0.985,
-        "yanchor": "top",
-        "font": {"size": TITLE_SIZE},
-    }
+def _title(title, subtitle=None):
+    """A bold, left-aligned title that states the point, with an optional grey subtitle."""
+    title_dict = {"text": f"<b>{title}</b>", "x": 0.01, "xanchor": "left", "y": 0.985, "yanchor": "top",
+                  "font": {"size": TITLE_SIZE}}
     if subtitle:
         title_dict["subtitle"] = {"text": subtitle, "font": {"size": 14, "color": "#555"}}
+    return title_dict
+
+
+def _style(fig, title, subtitle=None, height=440, margin=None):
+    """Shared look for a shared screen: large fonts, a title that states the point, white background."""
     fig.update_layout(
         font=FONT,
-        title=title_dict,
+        title=_title(title, subtitle),
         height=height,
         margin=margin or {"l": 70, "r": 30, "t": 90 if subtitle else 60, "b": 60},
         hoverlabel={"font_size": 15},
@@ -103,20 +102,10 @@ def _style(fig, title, subtitle=None, height=440, margin=None):
 
 def _layout(title, subtitle=None, height=440, margin=None, **extra):
     """The `_style` look as a plain layout dict, for figures built in one pass (much faster to validate)."""
-    title_dict = {
-        "text": f"<b>{title}</b>",
-        "x": 0.01,
-        "xanchor": "left",
-        "y": 0.985,
-        "yanchor": "top",
-        "font": {"size": TITLE_SIZE},
-    }
-    if subtitle:
-        title_dict["subtitle"] = {"text": subtitle, "font": {"size": 14, "color": "#555"}}
     return {
         "template": TEMPLATE,
         "font": FONT,
-        "title": title_dict,
+        "title": _title(title, subtitle),
         "height": height,
         "margin": margin or {"l": 70, "r": 30, "t": 90 if subtitle else 60, "b": 60},
         "hoverlabel": {"font": {"size": 15}},

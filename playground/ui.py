@@ -295,6 +295,12 @@ def _plot(**kwargs):
     return gr.Plot(show_label=False, **kwargs)
 
 
+def _image(elem_id):
+    # No button overlay: it would hide the last column's header.
+    return gr.Image(show_label=False, type="pil", format="png", interactive=False, height=380, elem_id=elem_id,
+                    buttons=[])
+
+
 def build_app():
     """The four-tab Blocks app (queue configured); launch with `launch_app` or `.launch(**LAUNCH_KWARGS)`."""
     model, model_error = get_model()
@@ -445,26 +451,10 @@ def build_app():
                         with gr.Row():
                             with gr.Column():
                                 gr.Markdown("**Samples**: columns = guidance scale s; rows share their starting noise")
-                                grid = gr.Image(
-                                    show_label=False,
-                                    type="pil",
-                                    format="png",
-                                    interactive=False,
-                                    height=380,
-                                    elem_id="cfg-grid",
-                                    buttons=[],  # the overlay would hide the last column's header
-                                )
+                                grid = _image("cfg-grid")
                             with gr.Column():
                                 gr.Markdown("**Denoising** (row 1): the predicted clean image x0 at a few steps")
-                                trajectory = gr.Image(
-                                    show_label=False,
-                                    type="pil",
-                                    format="png",
-                                    interactive=False,
-                                    height=380,
-                                    elem_id="cfg-trajectory",
-                                    buttons=[],  # the overlay would hide the last column's header
-                                )
+                                trajectory = _image("cfg-trajectory")
                         metrics_plot = _plot()
                         cfg_summary = gr.Markdown(
                             "Pick a one-click demo or press **Sample**. Each run takes a few seconds per "
