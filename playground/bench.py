@@ -39,15 +39,22 @@ from playground.ui import DEFAULT_LABEL, DEFAULT_SAMPLES, DEFAULT_SCALES, EMBEDD
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(fn, repeats):
-    """(median seconds, last result) over `repeats` calls after one warm-up call."""
-    result = fn()
-    times = []
+def interleaved(fns, repeats):
+    """Median seconds of each function, timed in turns (so machine noise hits them alike), after a warm-up."""
+    results = [fn() for fn in fns]
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+        for fn, spent in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times], results
+
+
+def timed(fn, repeats):
+    """(median seconds, result) of one function."""
+    (seconds,), (result,) = interleaved([fn], repeats)
+    return seconds, result
 
 
 def naive_sweep(model, labels, scales, steps, seed, sampler):
@@ -64,12 +71,11 @@ def matmul_peak(dtype, n, repeats=3):
     return 2 * n**3 / seconds / 1e9
 
 
-def sweep_flops(model, n_images, steps):
-    """Model FLOPs of one sweep: `steps` forwards over the doubled batch (counted by torch)."""
-    x = torch.zeros(2 * n_images, 1, 28, 28)
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(x, torch.zeros(2 * n_images), torch.zeros(2 * n_images, dtype=torch.long))
-    return counter.get_total_flops() * steps
+def sweep_flops(sweep):
+    """Model FLOPs of one sweep (matmuls, convolutions, attention), counted by torch as it runs."""
+    with FlopCounterMode(display=False) as counter:
+        sweep()
+    return counter.get_total_flops()
 
 
 def view_costs(model, repeats):
@@ -163,12 +169,15 @@ def main(argv=None):
               f"{DEFAULT_SAMPLER} {DEFAULT_STEPS} steps"}
     print(f"# DiT Playground benchmark on {device}, torch {torch.__version__}\n", flush=True)
 
-    ours_s, ours = timed(lambda: sample_cfg_sweep(model, labels, scales, steps=DEFAULT_STEPS, seed=0,
-                                                  sampler=DEFAULT_SAMPLER), args.repeats)
-    naive_s, naive = timed(lambda: naive_sweep(model, labels, scales, DEFAULT_STEPS, 0, DEFAULT_SAMPLER),
-                           max(1, args.repeats // 2))
+    def ours_fn():
+        return sample_cfg_sweep(model, labels, scales, steps=DEFAULT_STEPS, seed=0, sampler=DEFAULT_SAMPLER)
+
+    def naive_fn():
+        return naive_sweep(model, labels, scales, DEFAULT_STEPS, 0, DEFAULT_SAMPLER)
+
+    (ours_s, naive_s), (ours, naive) = interleaved([ours_fn, naive_fn], args.repeats)
     max_diff = (naive - ours).abs().max().item()
-    flops = sweep_flops(model, len(scales) * len(labels), DEFAULT_STEPS)
+    flops = sweep_flops(ours_fn)
     peaks = {"float32": matmul_peak(torch.float32, 2048), "bfloat16": matmul_peak(torch.bfloat16, 512)}
     report.update(
         default_sweep_s=ours_s, naive_sweep_s=naive_s, batched_over_naive=naive_s / ours_s,
