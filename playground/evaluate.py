@@ -21,18 +21,9 @@ import torch
 from playground.checkpoint import CheckpointError
 from playground.data import load_split, to_model_range
 from playground.diffusion import sample_cfg_sweep
+from playground.figures import evaluation_table
 from playground.judge import evaluate_samples, frechet_distance, load_judge
 from playground.sample import MAX_IMAGES, add_sampling_args, check_sampling_args, load_model_or_exit
-
-COLUMNS = (  # (row key, header)
-    ("samples", "samples"),
-    ("accuracy", "accuracy"),
-    ("confidence", "confidence"),
-    ("label_entropy", "label entropy (nats)"),
-    ("frechet", "Frechet (judge features)"),
-    ("diversity", "diversity"),
-    ("nearest_train_mean", "nearest train digit"),
-)
 
 
 def evaluate_scales(model, judge, scales, per_class, steps, seed, sampler, split, precision="fp32", progress=None):
@@ -65,17 +56,6 @@ def evaluate_scales(model, judge, scales, per_class, steps, seed, sampler, split
     reference["frechet"] = frechet_distance(judge, same_size, held_x)
     rows.append({"name": "held-out real", "scale": None, "samples": len(held_x), "seconds": None, **reference})
     return rows
-
-
-def _cell(value):
-    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def markdown_table(rows):
-    """The rows as a markdown table, metrics to 3 decimals."""
-    lines = ["| | " + " | ".join(header for _, header in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
-    lines += [f"| {row['name']} | " + " | ".join(_cell(row.get(key)) for key, _ in COLUMNS) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def parse_args(argv=None):
@@ -114,7 +94,7 @@ def main(argv=None):
     )
     print(f"{args.sampler}, {args.steps} steps, seed {args.seed}, {args.precision}; "
           f"DiT {model.card.get('sha256', '')[:12]}, judge {judge.card['sha256'][:12]}\n")
-    print(markdown_table(rows))
+    print(evaluation_table(rows))
     print(f"\nheld-out real: its Frechet is that of {10 * args.per_class} training digits against the held-out ones, "
           "the floor at this sample size.")
     if args.json:

@@ -1241,41 +1241,38 @@ def cfg_summary_markdown(label, scales, metrics, elapsed_s, steps, sampler, judg
 # ---------------------------------------------------------------------------------------------
 
 
-def _markdown_table(rows):
-    """list of dicts -> markdown table (union of keys, in first-seen order)."""
-    keys = []
+EVALUATION_COLUMNS = (  # (row key, header) of the judge's table per guidance scale
+    ("samples", "samples"),
+    ("accuracy", "accuracy"),
+    ("confidence", "confidence"),
+    ("label_entropy", "label entropy (nats)"),
+    ("frechet", "Frechet (judge features)"),
+    ("diversity", "diversity"),
+    ("nearest_train_mean", "nearest train digit"),
+)
+
+
+def evaluation_table(rows):
+    """Rows of `evaluate.evaluate_scales` (or of a card) as a markdown table, metrics to 3 decimals."""
+
+    def cell(value):
+        return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    header = "| | " + " | ".join(title for _, title in EVALUATION_COLUMNS) + " |"
+    lines = [header, "|---" * (len(EVALUATION_COLUMNS) + 1) + "|"]
     for row in rows:
-        keys += [k for k in row if k not in keys]
-
-    def cell(v):
-        if isinstance(v, float):
-            return _fmt(v)
-        return str(v).replace("|", "\\|") if v is not None else "–"
-
-    return "\n".join(
-        ["| " + " | ".join(map(str, keys)) + " |", "|" + "---|" * len(keys)]
-        + ["| " + " | ".join(cell(row.get(k)) for k in keys) + " |" for row in rows]
-    )
+        lines.append(f"| {row['name']} | " + " | ".join(cell(row.get(k)) for k, _ in EVALUATION_COLUMNS) + " |")
+    return "\n".join(lines)
 
 
 def evaluation_markdown(evaluation):
-    """The card's `evaluation` entry as markdown, whatever its shape (list of rows, dict, or text)."""
-    if not evaluation:
-        return ""
-    if isinstance(evaluation, list) and all(isinstance(r, dict) for r in evaluation):
-        return _markdown_table(evaluation)
-    if isinstance(evaluation, dict):
-        scalar = {k: v for k, v in evaluation.items() if not isinstance(v, (dict, list))}
-        parts = []
-        if scalar:
-            parts.append(_markdown_table([{"metric": k, "value": v} for k, v in scalar.items()]))
-        for k, v in evaluation.items():
-            if isinstance(v, (dict, list)):
-                parts.append(f"**{k}**\n\n" + evaluation_markdown(v))
-        return "\n\n".join(parts)
-    if isinstance(evaluation, list):
-        return "\n".join(f"- {item}" for item in evaluation)
-    return str(evaluation)
+    """The card's `evaluation` entry: the command and sampler that made it, the table, its notes."""
+    settings = evaluation.get("settings", {})
+    made_by = ", ".join(f"{k} {v}" for k, v in settings.items())
+    parts = [f"`{evaluation.get('command', '')}` ({made_by})", evaluation_table(evaluation.get("rows", []))]
+    if evaluation.get("notes"):
+        parts.append(evaluation["notes"])
+    return "\n\n".join(parts)
 
 
 def parameter_breakdown(model):

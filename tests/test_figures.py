@@ -339,16 +339,19 @@ def test_model_card_markdown_and_label_dropout(random_dit):
         "config": random_dit.config_dict(),
         "data": "digits",
         "training": {"steps": 100, "global_batch": 64, "label_dropout": 0.1, "loss_log": [[50, 0.5], [100, 0.2]]},
-        "evaluation": [{"s": 1, "accuracy": 0.75}, {"s": 4, "accuracy": 0.97}],
+        "evaluation": {
+            "command": "python -m playground.evaluate",
+            "settings": {"sampler": "ddim", "steps": 50},
+            "rows": [{"name": "s = 1", "accuracy": 0.75}, {"name": "s = 4", "accuracy": 0.97, "samples": 300}],
+        },
     }
     text = F.model_card_markdown(card, random_dit)
     assert "placeholder" in text and f"{random_dit.num_parameters():,}" in text
-    assert "| s | accuracy |" in text and "| 4 | 0.97 |" in text
+    assert "| | samples | accuracy |" in text and "| s = 4 | 300 | 0.970 |" in text
+    assert "(sampler ddim, steps 50)" in text
     assert "about **640** examples" in F.label_dropout_markdown(card)  # 100 * 64 * 0.1
     assert "row **10**" in F.label_dropout_markdown(card)
     assert "No evaluation" in F.model_card_markdown({**card, "evaluation": None})
-    nested = F.evaluation_markdown({"fid": 3.5, "by_scale": [{"s": 1, "acc": 0.5}]})
-    assert "| fid | 3.5 |" in nested and "**by_scale**" in nested
 
 
 def test_loss_curve_and_label_table(random_dit):
