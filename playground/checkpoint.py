@@ -6,8 +6,10 @@ evaluation table and the SHA-256 of the weights file, which is checked on every 
 
 import hashlib
 import json
+import platform
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -18,6 +20,13 @@ RESTORE_HINT = "restore it with `git checkout -- assets/` (or retrain: see its m
 
 class CheckpointError(RuntimeError):
     """A weights file or its card is missing, damaged or does not fit the model."""
+
+
+def hardware(device):
+    """What a model card records as the hardware a run used."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
 def card_path(weights_path):

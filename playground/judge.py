@@ -21,9 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.checkpoint import ASSETS, load_state_into, load_weights, save_weights
+from playground.checkpoint import ASSETS, hardware, load_state_into, load_weights, save_weights
 from playground.data import load_split, to_model_range
-from playground.train import hardware
 
 DEFAULT_JUDGE = ASSETS / "judge.safetensors"
 CHUNK = 500  # images per forward / distance block: bounds memory for large sample sets

@@ -10,7 +10,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import shlex
 import sys
 import time
@@ -20,7 +19,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from playground.checkpoint import load_state_into, load_weights, save_weights
+from playground.checkpoint import hardware, load_state_into, load_weights, save_weights
 from playground.data import load_split, to_model_range
 from playground.diffusion import training_loss
 from playground.model import DiT, DiTConfig
@@ -82,12 +81,6 @@ def learning_rate(step, args):
 def update_ema(ema, model, decay):
     ema_params, params = list(ema.parameters()), list(model.parameters())
     torch._foreach_lerp_(ema_params, params, 1 - decay)
-
-
-def hardware(device):
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
 class Run:
