@@ -89,3 +89,20 @@ def test_evaluate_cli_small_run(tmp_path):
     assert all(keys <= set(row) for row in report["rows"])
     assert [row["samples"] for row in report["rows"]] == [20, 20, 500]
     assert report["rows"][-1]["accuracy"] >= 0.97  # the reference row is the real held-out digits
+
+
+def test_bench_cli_measures_everything_it_reports(tmp_path):
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, "-m", "playground.bench", "--repeats", "1", "--cold-starts", "1",
+           "--quality-per-class", "2", "--quality-scales", "1", "--json", str(out)]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["naive_max_abs_diff"] < 1e-3  # the textbook loop draws the same images
+    assert report["batched_over_naive"] == pytest.approx(report["naive_sweep_s"] / report["default_sweep_s"])
+    assert 0 < report["bare_imports_s"] < 120 and 0 < report["cold_start_s"] < 120  # one launch each: noisy
+    assert report["sweep_gflop"] > 0 and report["train_images_per_s"] > 0
+    for view in ("timestep embedding view", "with vs without MLP view"):
+        assert 0 < report[view]["payload_bytes"] < 1.5e6
+    assert set(report["judge_accuracy"]) == {"default", "reference"}
+    assert "| default CFG sweep" in result.stdout and "largest gap at s > 0" in result.stdout

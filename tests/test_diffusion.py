@@ -101,6 +101,31 @@ def test_sweep_shape_range_and_noise_contract(random_dit, sampler):
     assert not torch.allclose(other_seed, alone)
 
 
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_batched_sweep_gives_the_naive_loops_images(random_dit, sampler):
+    scales = [0.0, 1.0, 2.5, 6.0]
+    batched = sample_cfg_sweep(random_dit, [1, 8, 3], scales, steps=5, seed=2, sampler=sampler)
+    naive = torch.stack([sample_cfg_sweep(random_dit, [1, 8, 3], [s], steps=5, seed=2, sampler=sampler, naive=True)[0]
+                         for s in scales])
+    torch.testing.assert_close(batched, naive, atol=1e-3, rtol=0)  # batch size changes float rounding only
+
+
+def test_batched_sweep_skips_the_work_it_does_not_need(random_dit):
+    calls = []
+    hook = random_dit.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+    try:
+        sample_cfg_sweep(random_dit, [1, 8, 3], [0.0, 1.0, 2.0, 5.0], steps=4, seed=0)
+        batched = list(calls)
+        calls.clear()
+        sample_cfg_sweep(random_dit, [1, 8, 3], [2.0], steps=4, seed=0, naive=True)
+    finally:
+        hook.remove()
+    # Step 1: every scale shares the starting noise, so 3 rows x (cond + uncond). Later steps: s = 0
+    # needs only the unconditional half, s = 1 only the conditional one, s = 2 and 5 both.
+    assert batched == [6] + [3 * 6] * 3
+    assert calls == [3] * 8  # the textbook loop: two forwards of one scale's rows per step
+
+
 def test_callback_sees_every_step_with_clipped_x0(random_dit):
     seen = []
     sample_cfg_sweep(random_dit, [1, 2], [0.0, 4.0], steps=3, seed=0,

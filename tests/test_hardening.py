@@ -209,7 +209,8 @@ def test_nothing_is_ever_unpickled():
         (judge.parse_args, ["--lr", "0"], "finite --lr > 0"),
         (judge.parse_args, ["--epochs", "0"], "--epochs >= 1"),
         (judge.parse_args, ["--data", "nothing.npz"], "argument --data: nothing.npz is not a file"),
-        (bench.main, ["--repeats", "0"], "--repeats must be >= 1"),
+        (bench.main, ["--repeats", "0"], "--repeats and --cold-starts must be >= 1"),
+        (bench.main, ["--quality-scales", "nan"], "--quality-scales must lie in 0..20"),
         (bench.main, ["--quality-per-class", "-1"], "--quality-per-class >= 0"),
         (train.parse_args, ["--steps", "0"], "steps >= 1"),
         (train.parse_args, ["--ema", "1"], "0 <= ema < 1"),
@@ -244,7 +245,7 @@ def test_cli_refuses_bad_args(parse, args, message, capsys):
         ("playground.evaluate", ["--per-class", "1"], "--per-class must be in 2..200"),
         ("playground.evaluate", ["--judge", "none.safetensors", "--per-class", "2"], "none.safetensors is missing"),
         ("playground.judge", ["--lr", "inf"], "finite --lr > 0"),
-        ("playground.bench", ["--repeats", "0"], "--repeats must be >= 1"),
+        ("playground.bench", ["--cold-starts", "0"], "--repeats and --cold-starts must be >= 1"),
         ("playground.train", ["--steps", "0"], "steps >= 1"),
     ],
 )
