@@ -39,6 +39,8 @@ from playground.diffusion import (
 from playground.ui import DEFAULT_LABEL, DEFAULT_SAMPLES, DEFAULT_SCALES, EMBEDDING_DEFAULTS, MLP_DEFAULT_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent
+SWEEP_SCALES = figures.parse_scales(DEFAULT_SCALES)  # the UI's default sweep
+SWEEP_LABELS = [DEFAULT_LABEL] * DEFAULT_SAMPLES
 
 
 def interleaved(fns, repeats):
@@ -67,8 +69,7 @@ def naive_sweep(model, labels, scales, steps, seed, sampler):
 
 
 def default_sweep(model):
-    scales, labels = figures.parse_scales(DEFAULT_SCALES), [DEFAULT_LABEL] * DEFAULT_SAMPLES
-    return sample_cfg_sweep(model, labels, scales, steps=DEFAULT_STEPS, seed=0, sampler=DEFAULT_SAMPLER)
+    return sample_cfg_sweep(model, SWEEP_LABELS, SWEEP_SCALES, steps=DEFAULT_STEPS, seed=0, sampler=DEFAULT_SAMPLER)
 
 
 def sweep_in_child(repeats, malloc_tuning):
@@ -194,10 +195,8 @@ def main(argv=None):
 
     torch.manual_seed(0)
     model = load_pretrained()
-    scales = figures.parse_scales(DEFAULT_SCALES)
-    labels = [DEFAULT_LABEL] * DEFAULT_SAMPLES
     device = hardware(torch.device("cpu"))
-    report = {"device": device, "sweep": f"{len(scales)} scales x {len(labels)} samples, "
+    report = {"device": device, "sweep": f"{len(SWEEP_SCALES)} scales x {len(SWEEP_LABELS)} samples, "
               f"{DEFAULT_SAMPLER} {DEFAULT_STEPS} steps"}
     print(f"# DiT Playground benchmark on {device}, torch {torch.__version__}\n", flush=True)
 
@@ -205,7 +204,7 @@ def main(argv=None):
         return default_sweep(model)
 
     def naive_fn():
-        return naive_sweep(model, labels, scales, DEFAULT_STEPS, 0, DEFAULT_SAMPLER)
+        return naive_sweep(model, SWEEP_LABELS, SWEEP_SCALES, DEFAULT_STEPS, 0, DEFAULT_SAMPLER)
 
     (ours_s, naive_s), (ours, naive) = interleaved([ours_fn, naive_fn], args.repeats)
     max_diff = (naive - ours).abs().max().item()
