@@ -26,7 +26,17 @@ def hardware(device):
     """What a model card records as the hardware a run used."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return f"{cpu_name()} CPU, {torch.get_num_threads()} threads"
+
+
+def cpu_name():
+    """The CPU's model name where Linux tells it (`platform.processor()` is empty there), else its architecture."""
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+    except OSError:  # not Linux
+        names = []
+    return (names[0] if names else "") or platform.processor() or platform.machine()
 
 
 def card_path(weights_path):

@@ -81,9 +81,11 @@ def sample_cfg_sweep(
     unconditional prediction and s = 1 only the conditional one, so the other half is not computed.
     Row i starts from the same noise at every scale, so the first step runs each row once per half.
     `callback(step, steps, x0)` receives the clipped predicted x0 `[S, N, C, H, W]` after each step
-    (for progress bars and trajectories).
+    (for progress bars and trajectories; on the model's device).
     `naive=True` is the textbook loop the benchmark compares against: both halves for every scale
     and step, as two separate forwards.
+    Runs on the model's device; the noise is drawn on the CPU (the same on every device) and the
+    samples come back on the CPU.
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {list(SAMPLERS)}")
@@ -94,27 +96,28 @@ def sample_cfg_sweep(
     n_scales, n_rows = len(scales), len(labels)
     timesteps = sampling_timesteps(steps)
     noises = [row_noise(seed, row, shape, steps) for row in range(n_rows)]
-    x = torch.stack([start for start, _ in noises]).repeat(n_scales, 1, 1, 1)  # scale-major
-    step_noise = torch.stack([per_step for _, per_step in noises], 1).repeat(1, n_scales, 1, 1, 1)
+    device = next(model.parameters()).device
+    x = torch.stack([start for start, _ in noises]).repeat(n_scales, 1, 1, 1).to(device)  # scale-major
+    step_noise = torch.stack([per_step for _, per_step in noises], 1).repeat(1, n_scales, 1, 1, 1).to(device)
 
-    y = torch.as_tensor(labels, dtype=torch.long).repeat(n_scales)
-    s = torch.as_tensor(scales, dtype=torch.float32).repeat_interleave(n_rows)
+    y = torch.as_tensor(labels, dtype=torch.long).repeat(n_scales).to(device)
+    s = torch.as_tensor(scales, dtype=torch.float32).repeat_interleave(n_rows).to(device)
     need_cond = torch.ones_like(s, dtype=torch.bool) if naive else s != 0
     need_uncond = torch.ones_like(s, dtype=torch.bool) if naive else s != 1
-    y_null = torch.full((int(need_uncond.sum()),), model.null_class)
+    y_null = torch.full((int(need_uncond.sum()),), model.null_class, device=device)
     s = s.view(-1, 1, 1, 1)
     model.eval()
 
     def predict(x_in, y_in, t):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            return model(x_in, torch.full((len(x_in),), t), y_in)[:, : cfg.in_channels].float()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            return model(x_in, torch.full((len(x_in),), t, device=device), y_in)[:, : cfg.in_channels].float()
 
     def denoise(x, t, first):
         """Guided epsilon and clipped x0 at integer timestep t, plus epsilon re-derived from it."""
         if first and not naive:
             # Every scale starts from the same noise, so one conditional and one unconditional
             # forward per row serve all scales (both always, so the bytes never depend on the scales).
-            rows, null_rows = x[:n_rows], torch.full((n_rows,), model.null_class)
+            rows, null_rows = x[:n_rows], torch.full((n_rows,), model.null_class, device=device)
             both = predict(torch.cat([rows, rows]), torch.cat([y[:n_rows], null_rows]), t)
             eps_cond, eps_uncond = (half.repeat(n_scales, 1, 1, 1) for half in both.chunk(2))
         else:
@@ -150,7 +153,7 @@ def sample_cfg_sweep(
             previous_x0 = x0
         if callback is not None:
             callback(i + 1, steps, x0.view(n_scales, n_rows, *shape))
-    return x.clamp(-1, 1).view(n_scales, n_rows, *shape)
+    return x.clamp(-1, 1).view(n_scales, n_rows, *shape).cpu()
 
 
 def _log_snr(t):

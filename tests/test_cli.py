@@ -93,16 +93,34 @@ def test_evaluate_cli_small_run(tmp_path):
 
 def test_bench_cli_measures_everything_it_reports(tmp_path):
     out = tmp_path / "bench.json"
-    cmd = [sys.executable, "-m", "playground.bench", "--repeats", "1", "--cold-starts", "1",
+    cmd = [sys.executable, "-m", "playground.bench", "--repeats", "1", "--cold-starts", "1", "--devices", "cpu",
            "--quality-per-class", "2", "--quality-scales", "1", "--json", str(out)]
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
-    assert report["naive_max_abs_diff"] < 1e-3  # the textbook loop draws the same images
-    assert report["batched_over_naive"] == pytest.approx(report["naive_sweep_s"] / report["default_sweep_s"])
-    assert 0 < report["bare_imports_s"] < 120 and 0 < report["cold_start_s"] < 120  # one launch each: noisy
-    assert report["sweep_gflop"] > 0 and report["train_images_per_s"] > 0
+    assert list(report["devices"]) == list(report["per_device"]) == ["cpu"]
+    cpu = report["per_device"]["cpu"]
+    assert cpu["naive_max_abs_diff"] < 1e-3  # the textbook loop draws the same images
+    assert cpu["batched_over_naive"] == pytest.approx(cpu["naive_sweep_s"] / cpu["default_sweep_s"])
+    assert cpu["utilisation_pct"] == pytest.approx(
+        100 * cpu["sweep_gflop"] / cpu["default_sweep_s"] / cpu["matmul_peak_gflops"]["float32"])
+    assert cpu["images_per_sweep"] == {"ours": 288, "naive": 384}  # 6 scales x 4 samples x 8 steps
+    assert set(cpu["forward_ms_per_image"]) == {"4", "40"} and min(cpu["forward_ms_per_image"].values()) > 0
+    assert cpu["sweep_gflop"] > 0 and cpu["train_images_per_s"] > 0 and cpu["child_sweep_glibc_malloc_defaults_s"] > 0
+    for key in ("bare_imports_s", "cold_start_s"):
+        assert 0 < report[key] < 120  # one launch each: too noisy to compare
+    splitting = report["import_line_splitting_s"]
+    assert splitting["calls"] > 50 and splitting["c"] > 0
+    if sys.version_info[:2] == (3, 11):  # only 3.11 gets the C splitter; timed around the splitter alone: 40x apart
+        assert splitting["c"] < splitting["python"]
+    assert [launch["cold_start"] for launch in report["launches_s"]] == [report["cold_start_s"]]
     for view in ("timestep embedding view", "with vs without MLP view"):
         assert 0 < report[view]["payload_bytes"] < 1.5e6
-    assert set(report["judge_accuracy"]) == {"default", "reference"}
-    assert "| default CFG sweep" in result.stdout and "largest gap at s > 0" in result.stdout
+    for metric in ("accuracy", "frechet", "diversity"):
+        assert set(report["judge"][metric]) == {"default", "reference", "ddim_default_steps"}
+        assert all(list(by_scale) == ["1.0"] for by_scale in report["judge"][metric].values())
+    assert set(report["max_accuracy_gap_points"]) == {"reference", "ddim_default_steps"}
+    table = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert table[0] == ["| measure", "device", "value", "note |"]
+    assert {row[1] for row in table[1:12]} == {"cpu"} and "| default CFG sweep" in result.stdout
+    assert "largest accuracy gap at s > 0" in result.stdout

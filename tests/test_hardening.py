@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import gradio as gr
 import psutil
 import pytest
+import torch
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError
@@ -210,7 +211,11 @@ def test_nothing_is_ever_unpickled():
         (judge.parse_args, ["--epochs", "0"], "--epochs >= 1"),
         (judge.parse_args, ["--data", "nothing.npz"], "argument --data: nothing.npz is not a file"),
         (bench.main, ["--repeats", "0"], "--repeats and --cold-starts must be >= 1"),
-        (bench.main, ["--quality-scales", "nan"], "--quality-scales must lie in 0..20"),
+        (bench.main, ["--quality-scales", "nan"], "--quality-scales must lie in -5..30, the app's range"),
+        (bench.main, ["--quality-scales", "1", "31"], "--quality-scales must lie in -5..30, the app's range"),
+        (bench.main, ["--devices", "tpu"], "invalid choice: 'tpu'"),
+        pytest.param(bench.main, ["--devices", "cpu", "cuda"], "--devices cuda: torch sees no CUDA GPU here",
+                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
         (bench.main, ["--quality-per-class", "-1"], "--quality-per-class >= 0"),
         (train.parse_args, ["--steps", "0"], "steps >= 1"),
         (train.parse_args, ["--ema", "1"], "0 <= ema < 1"),
