@@ -92,15 +92,20 @@ def default_sweep(model):
     return sample_cfg_sweep(model, SWEEP_LABELS, SWEEP_SCALES, steps=DEFAULT_STEPS, seed=0, sampler=DEFAULT_SAMPLER)
 
 
+def python_child(code, timeout=120, **env):
+    """Run `code` in a fresh interpreter in the repository (environment plus `env`); its last line, as JSON."""
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **env}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=True)
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
 def sweep_in_child(repeats, malloc_tuning):
     """Median seconds of the default sweep in a fresh process, with or without our malloc tuning."""
-    env = {**os.environ, MALLOC_TUNING_ENV: "1" if malloc_tuning else "0"}
     code = ("import json; from playground.bench import default_sweep, timed; "
             "from playground.checkpoint import load_pretrained; m = load_pretrained(); "
             f"print(json.dumps(timed(lambda: default_sweep(m), {repeats})[0]))")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=600, check=True)
-    return json.loads(proc.stdout.splitlines()[-1])
+    return python_child(code, timeout=600, **{MALLOC_TUNING_ENV: "1" if malloc_tuning else "0"})
 
 
 MATMUL_SIZES = {"cpu": {"float32": 2048, "bfloat16": 512}, "cuda": {"float32": 8192, "bfloat16": 8192}}
@@ -113,11 +118,17 @@ def square_matmul(dtype, n, device):
     return synced(lambda: a @ b, device), 2 * n**3
 
 
-def sweep_flops(sweep):
-    """Model FLOPs of one sweep (matmuls, convolutions, attention), counted by torch as it runs."""
-    with FlopCounterMode(display=False) as counter:
-        sweep()
-    return counter.get_total_flops()
+def model_work(model, sweep):
+    """(FLOPs, images) of one run of `sweep`: the model FLOPs (matmuls, convolutions, attention) counted by
+    torch as it runs, and the images it sends through `model`'s forward, counted by a hook."""
+    images = []
+    handle = model.register_forward_pre_hook(lambda module, args: images.append(len(args[0])))
+    try:
+        with FlopCounterMode(display=False) as counter:
+            sweep()
+    finally:
+        handle.remove()
+    return counter.get_total_flops(), sum(images)
 
 
 def view_costs(model, repeats):
@@ -180,10 +191,7 @@ print(json.dumps(spent))
 def import_line_splitting(fast_source_lines):
     """(seconds, calls): the time a fresh `import gradio` spends splitting source files into lines, with or
     without the C line splitter. Timed around the splitter alone, so the rest of the import's noise stays out."""
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", FAST_SOURCE_LINES_ENV: "1" if fast_source_lines else "0"}
-    proc = subprocess.run([sys.executable, "-c", SPLITTER_PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
-                          check=True, timeout=120)
-    return tuple(json.loads(proc.stdout.splitlines()[-1]))
+    return tuple(python_child(SPLITTER_PROBE, **{FAST_SOURCE_LINES_ENV: "1" if fast_source_lines else "0"}))
 
 
 def bare_imports():
@@ -191,11 +199,7 @@ def bare_imports():
     and torch: the floor under cold start (the child reports the wall-clock time it got there; its exit is
     not counted)."""
     t0 = time.time()
-    code = "import playground, gradio, torch, time; print(time.time())"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
-                          check=True, timeout=120, capture_output=True, text=True,
-                          env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
-    return float(proc.stdout.split()[-1]) - t0
+    return python_child("import playground, gradio, torch, time; print(time.time())") - t0
 
 
 def training_throughput(model, device, batch_size=64, steps=5):
@@ -224,7 +228,11 @@ QUALITY_PATHS = {  # name: (sampler, steps, label); all fp32
 }
 
 
-QUALITY_METRICS = ("accuracy", "frechet", "diversity")
+QUALITY_METRICS = {  # name: (table title, decimals)
+    "accuracy": ("accuracy", 3),
+    "frechet": ("Frechet distance to held-out digits (lower is closer)", 1),
+    "diversity": ("diversity (mean distance between samples of a digit)", 2),
+}
 
 
 def quality(model, per_class, scales):
@@ -254,17 +262,6 @@ def forward_inputs(model, n):
             torch.arange(n, device=device) % 10)
 
 
-def images_through_model(model, fn):
-    """How many images `fn()` sends through `model`'s forward, counted by a hook."""
-    seen = []
-    handle = model.register_forward_pre_hook(lambda module, args: seen.append(len(args[0])))
-    try:
-        fn()
-    finally:
-        handle.remove()
-    return sum(seen)
-
-
 def device_figures(model, device, repeats):
     """Rows 1-3 and 6 on one device: a dict of figures (seconds, GFLOP, GFLOP/s, img/s)."""
     on_device = copy.deepcopy(model).to(device)  # samples come back on the CPU, so sweeps need no extra sync
@@ -284,7 +281,7 @@ def device_figures(model, device, repeats):
         (ours_s, naive_s, fp32_s, *forward_s), (ours, naive, *_) = interleaved(
             [ours_fn, naive_fn, fp32_fn, *forwards], repeats)
     bf16_s, _ = timed(bf16_fn, 3)
-    flops = sweep_flops(ours_fn)
+    (flops, ours_images), (_, naive_images) = (model_work(on_device, fn) for fn in (ours_fn, naive_fn))
     peaks = {"float32": fp32_flops / fp32_s / 1e9, "bfloat16": bf16_flops / bf16_s / 1e9}
     out = dict(
         default_sweep_s=ours_s, naive_sweep_s=naive_s, batched_over_naive=naive_s / ours_s,
@@ -293,8 +290,7 @@ def device_figures(model, device, repeats):
         utilisation_pct=100 * flops / 1e9 / ours_s / peaks["float32"],
         train_images_per_s=training_throughput(model, device),
         forward_ms_per_image={n: 1000 * sec / n for n, sec in zip(FORWARD_BATCHES, forward_s, strict=True)},
-        images_per_sweep={"ours": images_through_model(on_device, ours_fn),
-                          "naive": images_through_model(on_device, naive_fn)},
+        images_per_sweep={"ours": ours_images, "naive": naive_images},
     )
     if device.type == "cpu":  # glibc's allocator only matters on the host
         out["child_sweep_s"], out["child_sweep_glibc_malloc_defaults_s"] = (
@@ -397,12 +393,10 @@ def main(argv=None):
         report["judge"] = judged = quality(model, args.quality_per_class, q_scales)
         print(f"\nthe judge on the cpu, {args.quality_per_class} samples per digit per scale, seed 0 (the same noise "
               "on every path):")
-        for metric, title in zip(QUALITY_METRICS, ("accuracy", "Frechet distance to held-out digits (lower is "
-                                 "closer)", "diversity (mean distance between samples of a digit)"), strict=True):
+        for metric, (title, digits) in QUALITY_METRICS.items():
             print(f"\n{title}\n\n| path | " + " | ".join(f"s = {s:g}" for s in q_scales) + " |")
             print("|---" * (len(q_scales) + 1) + "|")
             for name, (_, _, label) in QUALITY_PATHS.items():
-                digits = {"accuracy": 3, "frechet": 1, "diversity": 2}[metric]
                 print(f"| {label} | " + " | ".join(f"{judged[metric][name][s]:.{digits}f}" for s in q_scales) + " |")
         acc, guided = judged["accuracy"], [s for s in q_scales if s > 0]
         if guided:
