@@ -1,8 +1,10 @@
-"""Benchmark, measured in one run: `python -m playground.bench [--devices cpu cuda] [--json bench.json]`.
+"""Benchmark, measured in one run: `python -m playground.bench [--devices cpu cuda] [--parts ...] [--json F]`.
 
-Every row names the device its figure comes from: rows 1-3 and 6 run on each of --devices (default:
-the CPU, and the GPU when torch sees one); the app serves on the CPU, so rows 4, 5 and 7 run there.
-1. The UI's default CFG sweep (wall time, median of --repeats runs).
+Every row names the device its figure comes from: rows 1-3 and 6 (`--parts devices`) run on each of
+--devices (default: the CPU, and the GPU when torch sees one); the app serves on the CPU, so rows 4
+(`views`), 5 (`launches`) and 7 (`judge`) run there.
+1. The app's default CFG sweep (wall time, median of --repeats runs). Off the CPU, also its largest
+   pixel difference from the CPU's sweep (the same noise, so the same digits).
 2. The same sweep done naively (one scale at a time; conditional and unconditional as separate
    forwards) and the speed-up ratio of ours over it; both must give the same images. On the CPU,
    also the sweep in a child process with glibc's default malloc thresholds (`playground/__init__.py`).
@@ -31,21 +33,23 @@ import urllib.request
 from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from playground import FAST_SOURCE_LINES_ENV, MALLOC_TUNING_ENV, diffusion, figures
 from playground.checkpoint import hardware, load_pretrained
 from playground.diffusion import (
+    DEFAULT_LABEL,
     DEFAULT_SAMPLER,
+    DEFAULT_SAMPLES,
+    DEFAULT_SCALES,
     DEFAULT_STEPS,
     REFERENCE_SAMPLER,
     REFERENCE_STEPS,
     sample_cfg_sweep,
 )
-from playground.ui import DEFAULT_LABEL, DEFAULT_SAMPLES, DEFAULT_SCALES, EMBEDDING_DEFAULTS, MLP_DEFAULT_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent
-SWEEP_SCALES = figures.parse_scales(DEFAULT_SCALES)  # the UI's default sweep
+SWEEP_SCALES = list(DEFAULT_SCALES)  # the app's default sweep
 SWEEP_LABELS = [DEFAULT_LABEL] * DEFAULT_SAMPLES
 SWEEP = f"{len(SWEEP_SCALES)} scales x {len(SWEEP_LABELS)} samples, {DEFAULT_SAMPLER} {DEFAULT_STEPS} steps"
 
@@ -118,13 +122,20 @@ def square_matmul(dtype, n, device):
     return synced(lambda: a @ b, device), 2 * n**3
 
 
+# torch's counter knows the GPU attention kernels but not the CPU's: without this, a CPU sweep's count
+# would leave out attention (4% of the model's FLOPs).
+CPU_ATTENTION_FLOPS = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: lambda q, k, v, *_, **__: sdpa_flop_count(q, k, v)
+}
+
+
 def model_work(model, sweep):
     """(FLOPs, images) of one run of `sweep`: the model FLOPs (matmuls, convolutions, attention) counted by
     torch as it runs, and the images it sends through `model`'s forward, counted by a hook."""
     images = []
     handle = model.register_forward_pre_hook(lambda module, args: images.append(len(args[0])))
     try:
-        with FlopCounterMode(display=False) as counter:
+        with FlopCounterMode(display=False, custom_mapping=CPU_ATTENTION_FLOPS) as counter:
             sweep()
     finally:
         handle.remove()
@@ -133,6 +144,8 @@ def model_work(model, sweep):
 
 def view_costs(model, repeats):
     """Build time (first call, then median of repeats) and payload bytes of the two embedding views."""
+    from playground.ui import EMBEDDING_DEFAULTS, MLP_DEFAULT_LABEL  # gradio: only the parts that need it load it
+
     out = {}
     for name, build in (
         ("timestep embedding view", lambda: figures.embedding_view(**EMBEDDING_DEFAULTS, embedder=model.t_embedder)),
@@ -292,6 +305,8 @@ def device_figures(model, device, repeats):
         forward_ms_per_image={n: 1000 * sec / n for n, sec in zip(FORWARD_BATCHES, forward_s, strict=True)},
         images_per_sweep={"ours": ours_images, "naive": naive_images},
     )
+    if device.type != "cpu":  # the noise is drawn on the CPU, so every device should draw the same digits
+        out["cpu_max_abs_diff"] = (ours - default_sweep(model)).abs().max().item()
     if device.type == "cpu":  # glibc's allocator only matters on the host
         out["child_sweep_s"], out["child_sweep_glibc_malloc_defaults_s"] = (
             sweep_in_child(repeats, tuning) for tuning in (True, False))
@@ -313,6 +328,9 @@ def device_rows(name, fig, release):
         rows.append(("same sweep in a child process, glibc's default malloc", f"{untuned * 1000:.0f} ms",
                      f"{untuned / tuned:.2f}x the time with our malloc thresholds ({tuned * 1000:.0f} ms "
                      "in a child process too)"))
+    if "cpu_max_abs_diff" in fig:
+        rows[0] = (*rows[0][:2], rows[0][2] + f"; largest pixel difference from the CPU's sweep "
+                   f"{fig['cpu_max_abs_diff']:.1e}")
     small, large = (fig["forward_ms_per_image"][n] for n in FORWARD_BATCHES)
     ours, naive = fig["images_per_sweep"]["ours"], fig["images_per_sweep"]["naive"]
     rows.append((f"one model forward, per image, batch {FORWARD_BATCHES[0]} / {FORWARD_BATCHES[1]}",
@@ -330,18 +348,24 @@ def device_rows(name, fig, release):
     return [(measure, name, value, note) for measure, value, note in rows]
 
 
+PARTS = ("devices", "views", "launches", "judge")  # rows 1-3 and 6, row 4, row 5, row 7
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--devices", nargs="+", choices=["cpu", "cuda"], default=None,
                    help="where rows 1-3 and 6 run (default: cpu, and cuda when torch sees a GPU)")
-    p.add_argument("--quality-per-class", type=int, default=30, help="0 skips the judge comparison (slow)")
+    p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                   help="which rows to measure (default: all); 'devices' alone needs neither gradio nor the "
+                        "training data, for a GPU machine that has little beyond PyTorch")
+    p.add_argument("--quality-per-class", type=int, default=30, help="samples per digit per scale for the judge")
     p.add_argument("--quality-scales", type=float, nargs="+", default=[0.0, 1.0, 2.0, 4.0, 8.0])
     p.add_argument("--cold-starts", type=int, default=5, help="launches of the app to take the median of")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
-    if args.repeats < 1 or args.quality_per_class < 0 or args.cold_starts < 1:
-        p.error("--repeats and --cold-starts must be >= 1 and --quality-per-class >= 0")
+    if min(args.repeats, args.quality_per_class, args.cold_starts) < 1:
+        p.error("--repeats, --cold-starts and --quality-per-class must be >= 1")
     low, high = figures.SCALE_RANGE
     if not all(low <= scale <= high for scale in args.quality_scales):  # also refuses NaN
         p.error(f"--quality-scales must lie in {low:g}..{high:g}, the app's range")
@@ -349,46 +373,54 @@ def main(argv=None):
     if "cuda" in devices and not torch.cuda.is_available():
         p.error("--devices cuda: torch sees no CUDA GPU here")
     devices = list(dict.fromkeys(devices))
+    parts = set(args.parts)
 
     # Launches first, while the machine is as a user starting the app finds it (long compute can slow later work).
-    launches = [(cold_start(), bare_imports()) for _ in range(args.cold_starts)]
-    (fast, calls), (slow, _) = (import_line_splitting(on) for on in (True, False))
+    if "launches" in parts:
+        launches = [(cold_start(), bare_imports()) for _ in range(args.cold_starts)]
+        (fast, calls), (slow, _) = (import_line_splitting(on) for on in (True, False))
     torch.manual_seed(0)
     model = load_pretrained()
-    names = {name: hardware(torch.device(name)) for name in devices}
-    report = {"devices": names, "sweep": SWEEP, "per_device": {}}
+    names = {name: hardware(torch.device(name)) for name in (devices if "devices" in parts else ["cpu"])}
+    report = {"devices": names, "sweep": SWEEP, "parts": [part for part in PARTS if part in parts]}
     print(f"# DiT Playground benchmark, torch {torch.__version__}", flush=True)
     print("\n".join(f"- {name}: {what}" for name, what in names.items()) + "\n", flush=True)
 
-    run = model.card["training"]
-    release = (f"the release run on {run['hardware']}: "
-               f"{run['global_batch'] * run['steps'] / run['wall_time_s']:.0f} img/s (from its model card)")
     rows = []
-    for name in devices:
-        report["per_device"][name] = device_figures(model, torch.device(name), args.repeats)
-        rows += device_rows(name, report["per_device"][name], release)
-    for view, cost in view_costs(model, args.repeats).items():
-        report[view] = cost
-        rows.append((view, "cpu", f"{cost['seconds'] * 1000:.0f} ms, {cost['payload_bytes'] / 1e6:.2f} MB",
-                     f"first call {cost['first_s'] * 1000:.0f} ms; target <= 150 ms, <= 1.5 MB"))
-    measures = ("cold_start", "bare_imports")
-    medians = dict(zip(measures, (statistics.median(column) for column in zip(*launches, strict=True)), strict=True))
-    report.update({f"{name}_s": value for name, value in medians.items()},
-                  launches_s=[dict(zip(measures, launch, strict=True)) for launch in launches],
-                  import_line_splitting_s={"c": fast, "python": slow, "calls": calls})
-    rows += [
-        ("cold start (python app.py -> page answers)", "cpu", f"{medians['cold_start']:.1f} s",
-         f"median of {args.cold_starts}; target <= 6 s"),
-        ("bare `import playground, gradio, torch` in a fresh interpreter", "cpu", f"{medians['bare_imports']:.1f} s",
-         "the floor under cold start: no app code runs"),
-        ("`import gradio` splitting source files into lines", "cpu", f"{fast:.2f} s",
-         f"{slow:.2f} s with Python 3.11's own splitter ({FAST_SOURCE_LINES_ENV}=0); {calls:.0f} calls, "
-         "for gradio's stub checks"),
-    ]
-    print("| measure | device | value | note |\n|---|---|---|---|")
-    print("\n".join(f"| {' | '.join(row)} |" for row in rows), flush=True)
+    if "devices" in parts:
+        run = model.card["training"]
+        release = (f"the release run on {run['hardware']}: "
+                   f"{run['global_batch'] * run['steps'] / run['wall_time_s']:.0f} img/s (from its model card)")
+        report["per_device"] = {}
+        for name in devices:
+            report["per_device"][name] = device_figures(model, torch.device(name), args.repeats)
+            rows += device_rows(name, report["per_device"][name], release)
+    if "views" in parts:
+        for view, cost in view_costs(model, args.repeats).items():
+            report[view] = cost
+            rows.append((view, "cpu", f"{cost['seconds'] * 1000:.0f} ms, {cost['payload_bytes'] / 1e6:.2f} MB",
+                         f"first call {cost['first_s'] * 1000:.0f} ms; target <= 150 ms, <= 1.5 MB"))
+    if "launches" in parts:
+        measures = ("cold_start", "bare_imports")
+        medians = dict(zip(measures, (statistics.median(column) for column in zip(*launches, strict=True)),
+                           strict=True))
+        report.update({f"{name}_s": value for name, value in medians.items()},
+                      launches_s=[dict(zip(measures, launch, strict=True)) for launch in launches],
+                      import_line_splitting_s={"c": fast, "python": slow, "calls": calls})
+        rows += [
+            ("cold start (python app.py -> page answers)", "cpu", f"{medians['cold_start']:.1f} s",
+             f"median of {args.cold_starts}; target <= 6 s"),
+            ("bare `import playground, gradio, torch` in a fresh interpreter", "cpu",
+             f"{medians['bare_imports']:.1f} s", "the floor under cold start: no app code runs"),
+            ("`import gradio` splitting source files into lines", "cpu", f"{fast:.2f} s",
+             f"{slow:.2f} s with Python 3.11's own splitter ({FAST_SOURCE_LINES_ENV}=0); {calls:.0f} calls, "
+             "for gradio's stub checks"),
+        ]
+    if rows:
+        print("| measure | device | value | note |\n|---|---|---|---|")
+        print("\n".join(f"| {' | '.join(row)} |" for row in rows), flush=True)
 
-    if args.quality_per_class:
+    if "judge" in parts:
         q_scales = args.quality_scales
         report["judge"] = judged = quality(model, args.quality_per_class, q_scales)
         print(f"\nthe judge on the cpu, {args.quality_per_class} samples per digit per scale, seed 0 (the same noise "

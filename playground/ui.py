@@ -22,15 +22,21 @@ import torch
 from playground import figures as F
 from playground.checkpoint import CheckpointError, load_pretrained
 from playground.data import to_uint8
-from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS, sample_cfg_sweep
+from playground.diffusion import (
+    DEFAULT_LABEL,
+    DEFAULT_SAMPLER,
+    DEFAULT_SAMPLES,
+    DEFAULT_SCALES,
+    DEFAULT_STEPS,
+    SAMPLERS,
+    sample_cfg_sweep,
+)
 from playground.judge import classify, diversity, load_judge
 
 WEIGHTS_ENV = "PLAYGROUND_WEIGHTS"  # path of the DiT .safetensors to serve instead of the shipped one
 
-# --- CFG sweep defaults and caps (shown in the UI, enforced by the validators) ------------------
-DEFAULT_LABEL = 3
-DEFAULT_SCALES = "0, 1, 2, 4, 7, 10"
-DEFAULT_SAMPLES = 4
+# --- CFG sweep defaults (the sweep itself: playground.diffusion) and caps (enforced by the validators) --
+DEFAULT_SCALES_TEXT = ", ".join(f"{scale:g}" for scale in DEFAULT_SCALES)
 DEFAULT_SEED = 0
 MAX_SAMPLES = 8  # samples per guidance scale
 MAX_STEPS = 100  # denoising steps of one sweep
@@ -427,7 +433,7 @@ def build_app():
                         preset_buttons = {name: gr.Button(name, size="md") for name in PRESETS}
                         cfg_label = gr.Radio(label_choices, value=DEFAULT_LABEL, label="digit to draw")
                         cfg_scales = gr.Textbox(
-                            value=DEFAULT_SCALES,
+                            value=DEFAULT_SCALES_TEXT,
                             label=(
                                 f"guidance scales s (up to {F.MAX_SCALES}, each in [{F.SCALE_RANGE[0]:g}, "
                                 f"{F.SCALE_RANGE[1]:g}])"

@@ -6,9 +6,11 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from playground import sample
+from playground import bench, sample
+from playground.checkpoint import load_pretrained
 from playground.figures import sweep_grid
 
 REPO = sample.__file__.rsplit("/playground/", 1)[0]
@@ -91,22 +93,63 @@ def test_evaluate_cli_small_run(tmp_path):
     assert report["rows"][-1]["accuracy"] >= 0.97  # the reference row is the real held-out digits
 
 
-def test_bench_cli_measures_everything_it_reports(tmp_path):
+def run_bench(tmp_path, *args, prelude="pass"):
+    """(report, stdout) of `python -m playground.bench ... --json`, after `prelude` in the same interpreter."""
     out = tmp_path / "bench.json"
-    cmd = [sys.executable, "-m", "playground.bench", "--repeats", "1", "--cold-starts", "1", "--devices", "cpu",
-           "--quality-per-class", "2", "--quality-scales", "1", "--json", str(out)]
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    code = f"{prelude}; from playground.bench import main; main({[*args, '--json', str(out)]!r})"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600,
+                            check=False)
     assert result.returncode == 0, result.stderr
-    report = json.loads(out.read_text())
-    assert list(report["devices"]) == list(report["per_device"]) == ["cpu"]
+    return json.loads(out.read_text()), result.stdout
+
+
+def table_rows(stdout):
+    """The rows of the bench's measure table (the judge's tables follow it, after a blank line)."""
+    lines = stdout.splitlines()
+    start = lines.index("| measure | device | value | note |")
+    end = lines.index("", start) if "" in lines[start:] else len(lines)
+    return [line.split(" | ") for line in lines[start:end] if "---" not in line]
+
+
+def test_bench_counts_every_model_flop_of_a_forward():
+    model = load_pretrained()
+    cfg, n = model.config, 5
+    tokens, d, patch = (cfg.input_size // cfg.patch_size) ** 2, cfg.hidden_size, cfg.patch_size**2 * cfg.in_channels
+    matmul = lambda rows, k, m: 2 * rows * k * m  # noqa: E731
+    block = (matmul(1, d, 6 * d) + matmul(tokens, d, 3 * d) + 2 * matmul(tokens, tokens, d)  # adaLN, qkv, attention
+             + matmul(tokens, d, d) + 2 * matmul(tokens, d, int(cfg.mlp_ratio * d)))  # out projection, MLP
+    per_image = (matmul(tokens, patch, d) + matmul(1, model.t_embedder.frequency_embedding_size, d)
+                 + matmul(1, d, d) + cfg.depth * block + matmul(1, d, 2 * d) + matmul(tokens, d, patch))
+    x, t, y = torch.randn(n, 1, cfg.input_size, cfg.input_size), torch.full((n,), 500), torch.arange(n)
+    with torch.no_grad():
+        assert bench.model_work(model, lambda: model(x, t, y)) == (n * per_image, n)
+
+
+def test_bench_device_rows_need_neither_gradio_nor_the_training_data(tmp_path):
+    # A GPU machine may have little beyond PyTorch: there `--parts devices` must run without these.
+    report, stdout = run_bench(tmp_path, "--parts", "devices", "--repeats", "1", "--devices", "cpu",
+                               prelude="import sys; sys.modules['gradio'] = sys.modules['mlxtend'] = None")
+    assert report["parts"] == ["devices"] and list(report["devices"]) == list(report["per_device"]) == ["cpu"]
     cpu = report["per_device"]["cpu"]
     assert cpu["naive_max_abs_diff"] < 1e-3  # the textbook loop draws the same images
+    assert "cpu_max_abs_diff" not in cpu  # only other devices are compared with the CPU
     assert cpu["batched_over_naive"] == pytest.approx(cpu["naive_sweep_s"] / cpu["default_sweep_s"])
     assert cpu["utilisation_pct"] == pytest.approx(
         100 * cpu["sweep_gflop"] / cpu["default_sweep_s"] / cpu["matmul_peak_gflops"]["float32"])
     assert cpu["images_per_sweep"] == {"ours": 288, "naive": 384}  # 6 scales x 4 samples x 8 steps
     assert set(cpu["forward_ms_per_image"]) == {"4", "40"} and min(cpu["forward_ms_per_image"].values()) > 0
     assert cpu["sweep_gflop"] > 0 and cpu["train_images_per_s"] > 0 and cpu["child_sweep_glibc_malloc_defaults_s"] > 0
+    for key in ("cold_start_s", "judge", "timestep embedding view"):
+        assert key not in report
+    table = table_rows(stdout)
+    assert table[0] == ["| measure", "device", "value", "note |"] and len(table) == 8
+    assert {row[1] for row in table[1:]} == {"cpu"} and "| default CFG sweep" in stdout
+
+
+def test_bench_app_rows_measure_what_they_report(tmp_path):
+    report, stdout = run_bench(tmp_path, "--parts", "views", "launches", "judge", "--repeats", "1",
+                               "--cold-starts", "1", "--quality-per-class", "2", "--quality-scales", "1")
+    assert report["parts"] == ["views", "launches", "judge"] and "per_device" not in report
     for key in ("bare_imports_s", "cold_start_s"):
         assert 0 < report[key] < 120  # one launch each: too noisy to compare
     splitting = report["import_line_splitting_s"]
@@ -120,7 +163,5 @@ def test_bench_cli_measures_everything_it_reports(tmp_path):
         assert set(report["judge"][metric]) == {"default", "reference", "ddim_default_steps"}
         assert all(list(by_scale) == ["1.0"] for by_scale in report["judge"][metric].values())
     assert set(report["max_accuracy_gap_points"]) == {"reference", "ddim_default_steps"}
-    table = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
-    assert table[0] == ["| measure", "device", "value", "note |"]
-    assert {row[1] for row in table[1:12]} == {"cpu"} and "| default CFG sweep" in result.stdout
-    assert "largest accuracy gap at s > 0" in result.stdout
+    assert {row[1] for row in table_rows(stdout)[1:]} == {"cpu"} and len(table_rows(stdout)) == 6
+    assert "largest accuracy gap at s > 0" in stdout
