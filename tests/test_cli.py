@@ -146,6 +146,17 @@ def test_bench_device_rows_need_neither_gradio_nor_the_training_data(tmp_path):
     assert {row[1] for row in table[1:]} == {"cpu"} and "| default CFG sweep" in stdout
 
 
+def test_bench_rows_off_the_cpu_name_their_device_and_compare_with_the_cpu():
+    fig = {"default_sweep_s": 0.04, "naive_sweep_s": 0.4, "batched_over_naive": 10.0, "naive_max_abs_diff": 2e-4,
+           "cpu_max_abs_diff": 1.7e-4, "forward_ms_per_image": {4: 1.1, 40: 0.1},
+           "images_per_sweep": {"ours": 288, "naive": 384}, "matmul_peak_gflops": {"float32": 5e4, "bfloat16": 7e5},
+           "sweep_gflop": 79.1, "achieved_gflops": 1977.5, "utilisation_pct": 4.0, "train_images_per_s": 2792.0}
+    rows = bench.device_rows("cuda", fig, "release")
+    assert {row[1] for row in rows} == {"cuda"} and len(rows) == 6  # no malloc row: that one is the host's
+    assert rows[0][2] == "40 ms" and rows[0][3].endswith("largest pixel difference from the CPU's sweep 1.7e-04")
+    assert "(8192^3)" in rows[4][0] and rows[4][2] == "50000 / 700000 GFLOP/s"
+
+
 def test_bench_app_rows_measure_what_they_report(tmp_path):
     report, stdout = run_bench(tmp_path, "--parts", "views", "launches", "judge", "--repeats", "1",
                                "--cold-starts", "1", "--quality-per-class", "2", "--quality-scales", "1")
