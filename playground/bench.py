@@ -49,9 +49,8 @@ from playground.diffusion import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SWEEP_SCALES = list(DEFAULT_SCALES)  # the app's default sweep
-SWEEP_LABELS = [DEFAULT_LABEL] * DEFAULT_SAMPLES
-SWEEP = f"{len(SWEEP_SCALES)} scales x {len(SWEEP_LABELS)} samples, {DEFAULT_SAMPLER} {DEFAULT_STEPS} steps"
+SWEEP_LABELS = [DEFAULT_LABEL] * DEFAULT_SAMPLES  # the app's default sweep, at DEFAULT_SCALES
+SWEEP = f"{len(DEFAULT_SCALES)} scales x {len(SWEEP_LABELS)} samples, {DEFAULT_SAMPLER} {DEFAULT_STEPS} steps"
 
 
 def synced(fn, device):
@@ -93,7 +92,7 @@ def naive_sweep(model, labels, scales, steps, seed, sampler):
 
 
 def default_sweep(model):
-    return sample_cfg_sweep(model, SWEEP_LABELS, SWEEP_SCALES, steps=DEFAULT_STEPS, seed=0, sampler=DEFAULT_SAMPLER)
+    return sample_cfg_sweep(model, SWEEP_LABELS, DEFAULT_SCALES, steps=DEFAULT_STEPS, seed=0, sampler=DEFAULT_SAMPLER)
 
 
 def python_child(code, timeout=120, **env):
@@ -270,8 +269,9 @@ FORWARD_BATCHES = (4, 40)  # the textbook loop's forward; ours at a default swee
 
 def forward_inputs(model, n):
     """Arguments of one model forward over n noisy images at t = 500."""
-    device = next(model.parameters()).device
-    return (torch.randn(n, 1, 28, 28, device=device), torch.full((n,), 500, device=device),
+    device, cfg = next(model.parameters()).device, model.config
+    return (torch.randn(n, cfg.in_channels, cfg.input_size, cfg.input_size, device=device),
+            torch.full((n,), 500, device=device),
             torch.arange(n, device=device) % 10)
 
 
@@ -283,7 +283,7 @@ def device_figures(model, device, repeats):
         return default_sweep(on_device)
 
     def naive_fn():
-        return naive_sweep(on_device, SWEEP_LABELS, SWEEP_SCALES, DEFAULT_STEPS, 0, DEFAULT_SAMPLER)
+        return naive_sweep(on_device, SWEEP_LABELS, DEFAULT_SCALES, DEFAULT_STEPS, 0, DEFAULT_SAMPLER)
 
     (fp32_fn, fp32_flops), (bf16_fn, bf16_flops) = (square_matmul(getattr(torch, name), n, device)
                                                     for name, n in MATMUL_SIZES[device.type].items())
@@ -305,11 +305,11 @@ def device_figures(model, device, repeats):
         forward_ms_per_image={n: 1000 * sec / n for n, sec in zip(FORWARD_BATCHES, forward_s, strict=True)},
         images_per_sweep={"ours": ours_images, "naive": naive_images},
     )
-    if device.type != "cpu":  # the noise is drawn on the CPU, so every device should draw the same digits
-        out["cpu_max_abs_diff"] = (ours - default_sweep(model)).abs().max().item()
     if device.type == "cpu":  # glibc's allocator only matters on the host
         out["child_sweep_s"], out["child_sweep_glibc_malloc_defaults_s"] = (
             sweep_in_child(repeats, tuning) for tuning in (True, False))
+    else:  # the noise is drawn on the CPU, so every device should draw the same digits
+        out["cpu_max_abs_diff"] = (ours - default_sweep(model)).abs().max().item()
     return out
 
 
