@@ -1,8 +1,8 @@
-"""Gaussian diffusion in pixel space: the noise schedule, the training loss, and guided samplers.
+"""Gaussian diffusion in pixel space: the noise schedule, the training loss, and one step of each sampler.
 
 Conventions: images live in [-1, 1]; the model predicts the noise epsilon; t runs 0..999 with
-linear betas 1e-4..0.02 (as in DiT). Guidance uses DiT's scale `s`: s = 0 is unconditional,
-s = 1 plain conditional, s > 1 pushes past the conditional prediction.
+linear betas 1e-4..0.02 (as in DiT). The loop that calls the steps, batched over guidance scales,
+is `playground.sampling`; how predictions are guided is `playground.guidance`.
 """
 
 import torch
@@ -42,14 +42,6 @@ def training_loss(model, x0, y, generator=None):
     return F.mse_loss(eps, noise)
 
 
-def classifier_free_guidance(eps_cond, eps_uncond, scale):
-    """The CFG combine, DiT's convention: eps_u + s (eps_c - eps_u) = s eps_c + (1 - s) eps_u.
-
-    Ho & Salimans write (1 + w) eps_c - w eps_u, i.e. their w = s - 1.
-    """
-    return eps_uncond + scale * (eps_cond - eps_uncond)
-
-
 def sampling_timesteps(steps):
     """`steps` integer timesteps from 999 down to 0, evenly spaced (so the first sees pure noise)."""
     if not 1 <= steps <= NUM_TIMESTEPS:
@@ -68,114 +60,54 @@ def row_noise(seed, row, shape, steps):
     return x_start, torch.randn((steps, *shape), generator=generator)
 
 
-def _alpha_sigma(t):
+def alpha_sigma(t):
+    """(sqrt(abar_t), sqrt(1 - abar_t)) at integer timestep t; t = -1 stands for clean data (1, 0)."""
     abar = ALPHAS_CUMPROD[t].item() if t >= 0 else 1.0
     return abar**0.5, (1 - abar) ** 0.5
 
 
-@torch.no_grad()
-def sample_cfg_sweep(
-    model, labels, scales, *, steps, seed, sampler="ddim", precision="fp32", callback=None, naive=False
-):
-    """Guided samples for every (scale, label) pair: `[len(scales), len(labels), C, H, W]` in [-1, 1].
-
-    All scales advance together: one model forward per step over the conditional inputs (label y)
-    and the unconditional ones (the null label) of every scale and row. s = 0 uses only the
-    unconditional prediction and s = 1 only the conditional one, so the other half is not computed.
-    Row i starts from the same noise at every scale, so the first step runs each row once per half.
-    `callback(step, steps, x0)` receives the clipped predicted x0 `[S, N, C, H, W]` after each step
-    (for progress bars and trajectories; on the model's device).
-    `naive=True` is the textbook loop the benchmark compares against: both halves for every scale
-    and step, as two separate forwards.
-    Runs on the model's device; the noise is drawn on the CPU (the same on every device) and the
-    samples come back on the CPU.
-    """
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {list(SAMPLERS)}")
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
-    cfg = model.config
-    shape = (cfg.in_channels, cfg.input_size, cfg.input_size)
-    n_scales, n_rows = len(scales), len(labels)
-    timesteps = sampling_timesteps(steps)
-    noises = [row_noise(seed, row, shape, steps) for row in range(n_rows)]
-    device = next(model.parameters()).device
-    x = torch.stack([start for start, _ in noises]).repeat(n_scales, 1, 1, 1).to(device)  # scale-major
-    step_noise = torch.stack([per_step for _, per_step in noises], 1).repeat(1, n_scales, 1, 1, 1).to(device)
-
-    y = torch.as_tensor(labels, dtype=torch.long).repeat(n_scales).to(device)
-    s = torch.as_tensor(scales, dtype=torch.float32).repeat_interleave(n_rows).to(device)
-    need_cond = torch.ones_like(s, dtype=torch.bool) if naive else s != 0
-    need_uncond = torch.ones_like(s, dtype=torch.bool) if naive else s != 1
-    y_null = torch.full((int(need_uncond.sum()),), model.null_class, device=device)
-    s = s.view(-1, 1, 1, 1)
-    model.eval()
-
-    def predict(x_in, y_in, t):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            return model(x_in, torch.full((len(x_in),), t, device=device), y_in)[:, : cfg.in_channels].float()
-
-    def denoise(x, t, first):
-        """Guided epsilon and clipped x0 at integer timestep t, plus epsilon re-derived from it."""
-        if first and not naive:
-            # Every scale starts from the same noise, so one conditional and one unconditional
-            # forward per row serve all scales (both always, so the bytes never depend on the scales).
-            rows, null_rows = x[:n_rows], torch.full((n_rows,), model.null_class, device=device)
-            both = predict(torch.cat([rows, rows]), torch.cat([y[:n_rows], null_rows]), t)
-            eps_cond, eps_uncond = (half.repeat(n_scales, 1, 1, 1) for half in both.chunk(2))
-        else:
-            halves = [(x[need_cond], y[need_cond]), (x[need_uncond], y_null)]
-            if naive:
-                outs = [predict(xh, yh, t) for xh, yh in halves]
-            else:
-                x_in, y_in = (torch.cat(parts) for parts in zip(*halves, strict=True))
-                outs = predict(x_in, y_in, t).split([len(h[0]) for h in halves])
-            # An unused half stays 0: the combine multiplies it away exactly (s = 0 or s = 1).
-            eps_cond, eps_uncond = torch.zeros_like(x), torch.zeros_like(x)
-            eps_cond[need_cond], eps_uncond[need_uncond] = outs
-        eps = classifier_free_guidance(eps_cond, eps_uncond, s)
-        alpha, sigma = _alpha_sigma(t)
-        # Clip x0 to the data range, then make eps consistent with the clipped x0 (as the reference
-        # DDIM does): stepping with the raw guided eps turns strong guidance into saturated blobs.
-        x0 = ((x - sigma * eps) / alpha).clamp(-1, 1)
-        return x0, (x - alpha * x0) / sigma
-
-    previous_x0 = None
-    for i, t in enumerate(timesteps):
-        t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
-        x0, eps = denoise(x, t, first=i == 0)
-        (alpha, sigma), (alpha_prev, sigma_prev) = _alpha_sigma(t), _alpha_sigma(t_prev)
-        if sampler == "ddim":  # deterministic (eta = 0)
-            x = alpha_prev * x0 + sigma_prev * eps
-        elif sampler == "ddpm":  # ancestral step of the respaced chain, posterior variance
-            beta = 1 - (alpha / alpha_prev) ** 2
-            mean = (alpha_prev * beta * x0 + (alpha / alpha_prev) * sigma_prev**2 * x) / sigma**2
-            x = mean + (beta**0.5 * sigma_prev / sigma) * step_noise[i] if t_prev >= 0 else mean
-        else:  # DPM-Solver++(2M): multistep in log-SNR lambda, on x0 predictions
-            x = _dpm_solver_2m_step(x, x0, previous_x0, timesteps, i)
-            previous_x0 = x0
-        if callback is not None:
-            callback(i + 1, steps, x0.view(n_scales, n_rows, *shape))
-    return x.clamp(-1, 1).view(n_scales, n_rows, *shape).cpu()
-
-
-def _log_snr(t):
-    alpha, sigma = _alpha_sigma(t)
+def half_log_snr(t):
+    """lambda_t = log(alpha_t / sigma_t), DPM-Solver's time variable (half the log signal-to-noise ratio)."""
+    alpha, sigma = alpha_sigma(t)
     return torch.log(torch.tensor(alpha / sigma, dtype=torch.float64)).item()
 
 
-def _dpm_solver_2m_step(x, x0, previous_x0, timesteps, i):
-    """One DPM-Solver++(2M) step from timesteps[i] to the next (Lu et al. 2022, Alg. 2)."""
-    t = timesteps[i]
-    t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
+#################################################################################
+#        One sampler step: x_t -> x_{t_prev}, given the (clipped) x0 and eps      #
+#################################################################################
+# Each takes the x0 prediction and the epsilon consistent with it; t_prev = -1 means "to clean data".
+
+
+def ddim_step(x0, eps, t_prev):
+    """DDIM with eta = 0 (Song et al. 2021, Eq. 12): deterministic."""
+    alpha_prev, sigma_prev = alpha_sigma(t_prev)
+    return alpha_prev * x0 + sigma_prev * eps  # (1) x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev) eps
+
+
+def ddpm_step(x, x0, t, t_prev, noise):
+    """Ancestral DDPM step of the respaced chain (Ho et al. 2020, Eqs. 6-7), posterior variance."""
+    (alpha, sigma), (alpha_prev, sigma_prev) = alpha_sigma(t), alpha_sigma(t_prev)
+    beta = 1 - (alpha / alpha_prev) ** 2  # (1) beta of the respaced step: 1 - abar_t / abar_prev
+    # (2) posterior mean: (sqrt(abar_prev) beta x0 + sqrt(abar_t / abar_prev) (1 - abar_prev) x_t) / (1 - abar_t)
+    mean = (alpha_prev * beta * x0 + (alpha / alpha_prev) * sigma_prev**2 * x) / sigma**2
+    # (3) plus noise of the posterior's std sqrt(beta (1 - abar_prev) / (1 - abar_t)); none on the last step
+    return mean + (beta**0.5 * sigma_prev / sigma) * noise if t_prev >= 0 else mean
+
+
+def dpm_solver_2m_step(x, x0, previous_x0, t, t_prev, t_before):
+    """DPM-Solver++(2M) (Lu et al. 2022, Alg. 2): multistep in lambda on x0 predictions.
+
+    `previous_x0` is the x0 predicted at `t_before` (the step before t), None on the first step.
+    """
     if t_prev < 0:  # the last step lands on clean data: x = the (first-order) x0 estimate
         return x0
-    alpha_prev, sigma_prev = _alpha_sigma(t_prev)
-    _, sigma = _alpha_sigma(t)
-    h = _log_snr(t_prev) - _log_snr(t)
-    if previous_x0 is None:
+    alpha_prev, sigma_prev = alpha_sigma(t_prev)
+    _, sigma = alpha_sigma(t)
+    h = half_log_snr(t_prev) - half_log_snr(t)  # (1) step size in lambda
+    if previous_x0 is None:  # (2) first step: first order, D = x0
         d = x0
-    else:
-        r = (_log_snr(t) - _log_snr(timesteps[i - 1])) / h
+    else:  # (3) second order: D = (1 + 1/2r) x0 - (1/2r) x0_before, r = h_before / h
+        r = (half_log_snr(t) - half_log_snr(t_before)) / h
         d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * previous_x0
+    # (4) x_prev = (sigma_prev / sigma) x - alpha_prev (e^-h - 1) D
     return (sigma_prev / sigma) * x - alpha_prev * torch.expm1(torch.tensor(-h)).item() * d

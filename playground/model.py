@@ -208,7 +208,10 @@ class DiT(nn.Module):
 
     @property
     def null_class(self):
-        return self.config.num_classes
+        """The label of the unconditional prediction, or None: with no label dropout (p = 0) the reference
+        allocates no null row (`use_cfg_embedding = dropout_prob > 0`), so there is no such prediction."""
+        return self.config.num_classes if self.y_embedder.embedding_table.num_embeddings > self.config.num_classes \
+            else None
 
     def initialize_weights(self):
         def _basic_init(module):

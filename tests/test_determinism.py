@@ -9,7 +9,8 @@ import pytest
 
 from playground.checkpoint import load_pretrained
 from playground.data import to_uint8
-from playground.diffusion import SAMPLERS, sample_cfg_sweep
+from playground.diffusion import SAMPLERS
+from playground.sampling import sample_cfg_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,15 +5,16 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
+from playground.bench import naive_sweep
 from playground.diffusion import (
     ALPHAS_CUMPROD,
     SAMPLERS,
-    classifier_free_guidance,
     q_sample,
     row_noise,
-    sample_cfg_sweep,
     sampling_timesteps,
 )
+from playground.guidance import classifier_free_guidance
+from playground.sampling import sample_cfg_sweep
 
 
 def test_schedule_matches_diffusers_linear_betas():
@@ -105,8 +106,7 @@ def test_sweep_shape_range_and_noise_contract(random_dit, sampler):
 def test_batched_sweep_gives_the_naive_loops_images(random_dit, sampler):
     scales = [0.0, 1.0, 2.5, 6.0]
     batched = sample_cfg_sweep(random_dit, [1, 8, 3], scales, steps=5, seed=2, sampler=sampler)
-    naive = torch.stack([sample_cfg_sweep(random_dit, [1, 8, 3], [s], steps=5, seed=2, sampler=sampler, naive=True)[0]
-                         for s in scales])
+    naive = naive_sweep(random_dit, [1, 8, 3], scales, steps=5, seed=2, sampler=sampler)
     torch.testing.assert_close(batched, naive, atol=1e-3, rtol=0)  # batch size changes float rounding only
 
 
@@ -117,7 +117,7 @@ def test_batched_sweep_skips_the_work_it_does_not_need(random_dit):
         sample_cfg_sweep(random_dit, [1, 8, 3], [0.0, 1.0, 2.0, 5.0], steps=4, seed=0)
         batched = list(calls)
         calls.clear()
-        sample_cfg_sweep(random_dit, [1, 8, 3], [2.0], steps=4, seed=0, naive=True)
+        naive_sweep(random_dit, [1, 8, 3], [2.0], steps=4, seed=0, sampler="dpm++2m")
     finally:
         hook.remove()
     # Step 1: every scale shares the starting noise, so 3 rows x (cond + uncond). Later steps: s = 0
