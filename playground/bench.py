@@ -7,14 +7,14 @@ Every row names the device its figure comes from: rows 1-3 and 6 (`--parts devic
    pixel difference from the CPU's sweep (the same noise, so the same digits).
 2. The same sweep done naively (one scale at a time; conditional and unconditional as separate
    forwards) and the speed-up ratio of ours over it; both must give the same images. On the CPU,
-   also the sweep in a child process with glibc's default malloc thresholds (`playground/__init__.py`).
+   also the sweep in a child process with glibc's default malloc thresholds (`playground/process.py`).
    One model forward per image at the naive loop's batch (4) and at ours (40) says what batching can buy.
 3. Model FLOPs per sweep and achieved GFLOP/s against the device's measured matmul peak.
 4. Build time and payload bytes of the embedding and with/without-MLP views.
-5. Cold start: `python app.py` until its page answers (median of --cold-starts launches); the floor no
-   app code can go under (a bare `import playground, gradio, torch` in a fresh interpreter); and the time
-   importing gradio spends splitting source into lines, with and without the C line splitter of
-   `playground/__init__.py`.
+5. Cold start: `python app.py` until its page answers (median of --cold-starts launches), with and without
+   the C line splitter of `playground/process.py`; the floor no app code can go under (the process settings
+   and a bare `import gradio, torch` in a fresh interpreter); and the time importing gradio spends splitting
+   source into lines, with and without the C line splitter.
 6. Training throughput (images/s) of the release config.
 7. Honesty check: judge accuracy per scale for the default (fast) sampler against fp32 DDIM at 50
    steps (the reference) and at the default steps, same noise; the fast path must stay within 1 point.
@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-from playground import FAST_SOURCE_LINES_ENV, MALLOC_TUNING_ENV, diffusion, figures
+from playground import diffusion
 from playground.checkpoint import hardware, load_pretrained
 from playground.diffusion import (
     DEFAULT_LABEL,
@@ -45,8 +45,12 @@ from playground.diffusion import (
     DEFAULT_STEPS,
     REFERENCE_SAMPLER,
     REFERENCE_STEPS,
-    sample_cfg_sweep,
+    row_noise,
+    sampling_timesteps,
 )
+from playground.guidance import Guidance, classifier_free_guidance
+from playground.process import FAST_SOURCE_LINES_ENV, MALLOC_TUNING_ENV, apply_process_settings
+from playground.sampling import denoised, make_stepper, sample_cfg_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP_LABELS = [DEFAULT_LABEL] * DEFAULT_SAMPLES  # the app's default sweep, at DEFAULT_SCALES
@@ -84,11 +88,30 @@ def timed(fn, repeats):
     return seconds, result
 
 
+@torch.no_grad()
 def naive_sweep(model, labels, scales, steps, seed, sampler):
-    """The textbook loop: one scale at a time, the two CFG branches as two forwards."""
-    columns = [sample_cfg_sweep(model, labels, [scale], steps=steps, seed=seed, sampler=sampler, naive=True)
-               for scale in scales]
-    return torch.cat(columns)
+    """The textbook loop the batched sweep is measured against, `[len(scales), len(labels), C, H, W]`.
+
+    One scale at a time, and at every step the conditional and the unconditional prediction as two
+    forwards of `len(labels)` images each; the same noise, sampler steps and clipping as the sweep.
+    """
+    cfg, device = model.config, next(model.parameters()).device
+    shape, timesteps = (cfg.in_channels, cfg.input_size, cfg.input_size), sampling_timesteps(steps)
+    noises = [row_noise(seed, row, shape, steps) for row in range(len(labels))]
+    y = torch.as_tensor(labels, dtype=torch.long, device=device)
+    null = torch.full_like(y, model.null_class)
+    columns = []
+    for scale in scales:
+        x = torch.stack([start for start, _ in noises]).to(device)
+        advance = make_stepper(sampler, timesteps, torch.stack([per_step for _, per_step in noises], 1).to(device))
+        for i, t in enumerate(timesteps):
+            t_batch = torch.full((len(x),), t, device=device)
+            eps_cond, eps_uncond = model(x, t_batch, y), model(x, t_batch, null)
+            eps = classifier_free_guidance(eps_cond, eps_uncond, scale)
+            x0, eps = denoised(x, eps, eps_cond, t, Guidance())
+            x = advance(i, x, x0, eps)
+        columns.append(x.clamp(-1, 1).cpu())
+    return torch.stack(columns)
 
 
 def default_sweep(model):
@@ -105,7 +128,8 @@ def python_child(code, timeout=120, **env):
 
 def sweep_in_child(repeats, malloc_tuning):
     """Median seconds of the default sweep in a fresh process, with or without our malloc tuning."""
-    code = ("import json; from playground.bench import default_sweep, timed; "
+    code = ("import json; from playground.process import apply_process_settings; apply_process_settings(); "
+            "from playground.bench import default_sweep, timed; "
             "from playground.checkpoint import load_pretrained; m = load_pretrained(); "
             f"print(json.dumps(timed(lambda: default_sweep(m), {repeats})[0]))")
     return python_child(code, timeout=600, **{MALLOC_TUNING_ENV: "1" if malloc_tuning else "0"})
@@ -143,14 +167,13 @@ def model_work(model, sweep):
 
 def view_costs(model, repeats):
     """Build time (first call, then median of repeats) and payload bytes of the two embedding views."""
-    from playground.ui import EMBEDDING_DEFAULTS, MLP_DEFAULT_LABEL  # gradio: only the parts that need it load it
+    from playground.views import embedding, mlp  # plotly: only the parts that need it load it
 
     out = {}
-    for name, build in (
-        ("timestep embedding view", lambda: figures.embedding_view(**EMBEDDING_DEFAULTS, embedder=model.t_embedder)),
-        ("with vs without MLP view", lambda: figures.mlp_view(model, MLP_DEFAULT_LABEL, 0)),
+    for name, build in (  # each view at its tab's defaults; the first call computes what later ones reuse
+        ("timestep embedding view", lambda: embedding.embedding_view(embedder=model.t_embedder)),
+        ("with vs without MLP view", lambda: mlp.mlp_view(model)),
     ):
-        figures.family_stats.cache_clear()
         t0 = time.perf_counter()
         build()
         first = time.perf_counter() - t0
@@ -160,12 +183,12 @@ def view_costs(model, repeats):
     return out
 
 
-def cold_start(timeout=120):
-    """Seconds from `python app.py` to the first HTTP 200 from its page."""
+def cold_start(fast_source_lines=True, timeout=120):
+    """Seconds from `python app.py` to the first HTTP 200 from its page (with or without the C line splitter)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", FAST_SOURCE_LINES_ENV: "1" if fast_source_lines else "0"}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -185,7 +208,8 @@ def cold_start(timeout=120):
 
 SPLITTER_PROBE = """
 import ast, json, time
-import playground  # installs the C line splitter unless it is switched off
+from playground.process import apply_process_settings
+apply_process_settings()  # installs the C line splitter unless it is switched off
 split, spent = ast._splitlines_no_ff, [0.0, 0]
 
 def timed_split(source, *args):
@@ -207,11 +231,13 @@ def import_line_splitting(fast_source_lines):
 
 
 def bare_imports():
-    """Seconds from starting a fresh interpreter until it has imported playground's process settings, gradio
-    and torch: the floor under cold start (the child reports the wall-clock time it got there; its exit is
-    not counted)."""
+    """Seconds from starting a fresh interpreter until it has applied the process settings and imported gradio
+    and torch, as app.py does: the floor under cold start (the child reports the wall-clock time it got there;
+    its exit is not counted)."""
     t0 = time.time()
-    return python_child("import playground, gradio, torch, time; print(time.time())") - t0
+    code = ("from playground.process import apply_process_settings; apply_process_settings(); "
+            "import gradio, torch, time; print(time.time())")
+    return python_child(code) - t0
 
 
 def training_throughput(model, device, batch_size=64, steps=5):
@@ -365,18 +391,23 @@ def main(argv=None):
     args = p.parse_args(argv)
     if min(args.repeats, args.quality_per_class, args.cold_starts) < 1:
         p.error("--repeats, --cold-starts and --quality-per-class must be >= 1")
-    low, high = figures.SCALE_RANGE
-    if not all(low <= scale <= high for scale in args.quality_scales):  # also refuses NaN
-        p.error(f"--quality-scales must lie in {low:g}..{high:g}, the app's range")
+    if "judge" in args.parts:  # the part that samples at --quality-scales
+        from playground.views.cfg_sweep import SCALE_RANGE  # plotly: only the parts that need it load it
+
+        low, high = SCALE_RANGE
+        if not all(low <= scale <= high for scale in args.quality_scales):  # also refuses NaN
+            p.error(f"--quality-scales must lie in {low:g}..{high:g}, the app's range")
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if "cuda" in devices and not torch.cuda.is_available():
         p.error("--devices cuda: torch sees no CUDA GPU here")
     devices = list(dict.fromkeys(devices))
     parts = set(args.parts)
+    apply_process_settings()  # as the app and the other command lines do
 
     # Launches first, while the machine is as a user starting the app finds it (long compute can slow later work).
     if "launches" in parts:
-        launches = [(cold_start(), bare_imports()) for _ in range(args.cold_starts)]
+        launches = [(cold_start(), cold_start(fast_source_lines=False), bare_imports())
+                    for _ in range(args.cold_starts)]
         (fast, calls), (slow, _) = (import_line_splitting(on) for on in (True, False))
     torch.manual_seed(0)
     model = load_pretrained()
@@ -400,7 +431,7 @@ def main(argv=None):
             rows.append((view, "cpu", f"{cost['seconds'] * 1000:.0f} ms, {cost['payload_bytes'] / 1e6:.2f} MB",
                          f"first call {cost['first_s'] * 1000:.0f} ms; target <= 150 ms, <= 1.5 MB"))
     if "launches" in parts:
-        measures = ("cold_start", "bare_imports")
+        measures = ("cold_start", "cold_start_python_splitter", "bare_imports")
         medians = dict(zip(measures, (statistics.median(column) for column in zip(*launches, strict=True)),
                            strict=True))
         report.update({f"{name}_s": value for name, value in medians.items()},
@@ -408,8 +439,9 @@ def main(argv=None):
                       import_line_splitting_s={"c": fast, "python": slow, "calls": calls})
         rows += [
             ("cold start (python app.py -> page answers)", "cpu", f"{medians['cold_start']:.1f} s",
-             f"median of {args.cold_starts}; target <= 6 s"),
-            ("bare `import playground, gradio, torch` in a fresh interpreter", "cpu",
+             f"median of {args.cold_starts}; target <= 6 s; {medians['cold_start_python_splitter']:.1f} s with "
+             f"Python 3.11's own splitter ({FAST_SOURCE_LINES_ENV}=0), launches taken in turns"),
+            ("process settings and a bare `import gradio, torch` in a fresh interpreter", "cpu",
              f"{medians['bare_imports']:.1f} s", "the floor under cold start: no app code runs"),
             ("`import gradio` splitting source files into lines", "cpu", f"{fast:.2f} s",
              f"{slow:.2f} s with Python 3.11's own splitter ({FAST_SOURCE_LINES_ENV}=0); {calls:.0f} calls, "

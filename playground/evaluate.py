@@ -19,13 +19,15 @@ import torch
 
 from playground.checkpoint import CheckpointError
 from playground.data import add_data_argument, load_split, to_model_range
-from playground.diffusion import sample_cfg_sweep
-from playground.figures import evaluation_table
+from playground.grids import evaluation_table
 from playground.judge import evaluate_samples, frechet_distance, load_judge
-from playground.sample import MAX_IMAGES, add_sampling_args, check_sampling_args, load_model_or_exit
+from playground.process import apply_process_settings
+from playground.sample import MAX_IMAGES, add_sampling_args, check_sampling_args, guidance_or_exit, load_model_or_exit
+from playground.sampling import sample_cfg_sweep
 
 
-def evaluate_scales(model, judge, scales, per_class, steps, seed, sampler, split, precision="fp32", progress=None):
+def evaluate_scales(model, judge, scales, per_class, steps, seed, sampler, split, precision="fp32", progress=None,
+                    guidance=None):
     """One row dict per scale, then the held-out reference row (`scale` None).
 
     `split` is `playground.data.load_split()`. Each row holds `name`, `scale`, `samples`, `seconds`
@@ -44,7 +46,8 @@ def evaluate_scales(model, judge, scales, per_class, steps, seed, sampler, split
     rows = []
     for scale in scales:
         t0 = time.time()
-        x = sample_cfg_sweep(model, labels, [scale], steps=steps, seed=seed, sampler=sampler, precision=precision)[0]
+        x = sample_cfg_sweep(model, labels, [scale], steps=steps, seed=seed, sampler=sampler, precision=precision,
+                             guidance=guidance)[0]
         seconds = time.time() - t0
         scores = evaluate_samples(judge, x, labels, real=held_x, train=train_x)
         rows.append({"name": f"s = {scale:g}", "scale": scale, "samples": len(labels), "seconds": seconds, **scores})
@@ -75,7 +78,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    apply_process_settings()
     model = load_model_or_exit(args.weights)
+    guidance = guidance_or_exit(args, model)
     try:
         judge = load_judge(args.judge)
     except CheckpointError as e:
@@ -87,7 +92,7 @@ def main(argv=None):
 
     rows = evaluate_scales(
         model, judge, args.scales, args.per_class, args.steps, args.seed, args.sampler, load_split(args.data),
-        precision=args.precision, progress=progress,
+        precision=args.precision, progress=progress, guidance=guidance,
     )
     print(f"{args.sampler}, {args.steps} steps, seed {args.seed}, {args.precision}; "
           f"DiT {model.card.get('sha256', '')[:12]}, judge {judge.card['sha256'][:12]}\n")
@@ -95,7 +100,9 @@ def main(argv=None):
     print(f"\nheld-out real: its Frechet is that of {10 * args.per_class} training digits against the held-out ones, "
           "the floor at this sample size.")
     if args.json:
-        settings = {k: getattr(args, k) for k in ("scales", "per_class", "steps", "sampler", "precision", "seed")}
+        settings = {k: getattr(args, k) for k in ("scales", "per_class", "steps", "sampler", "precision", "seed",
+                                                  "interval", "rescale", "negative_label", "no_clip", "guide_model",
+                                                  "classifier_scale", "classifier")}
         settings.update(dit_sha256=model.card.get("sha256"), judge_sha256=judge.card["sha256"])
         with open(args.json, "w") as f:
             json.dump({"settings": settings, "rows": rows}, f, indent=2)

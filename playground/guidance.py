@@ -84,7 +84,8 @@ class Guidance:
 
     interval: `(t_lo, t_hi)` integer timesteps where guidance applies, or None for every step.
     rescale: CFG rescale's phi in [0, 1] (0: off); `rescale_space` "x0" (the paper) or "eps" (diffusers).
-    negative_label: guide away from this class instead of the null class.
+    negative_label: guide away from this class instead of the null class; or a tuple giving, for each
+        digit 0..num_classes-1, the class its rows are guided away from.
     guide_model: autoguidance's weaker model (same classes, same image size) instead of the null class.
     classifier, classifier_scale: classifier guidance with a noise-aware `classifier(x_t, t) -> logits`.
     clip: clip x0 to [-1, 1] and re-derive eps (True, the reference's behaviour).
@@ -93,7 +94,7 @@ class Guidance:
     interval: tuple | None = None
     rescale: float = 0.0
     rescale_space: str = "x0"
-    negative_label: int | None = None
+    negative_label: int | tuple | None = None
     guide_model: torch.nn.Module | None = None
     classifier: torch.nn.Module | None = None
     classifier_scale: float = 0.0
@@ -103,11 +104,17 @@ class Guidance:
     def uses_classifier(self):
         return self.classifier is not None and self.classifier_scale != 0
 
-    def other_label(self, model):
-        """The label of eps_o's forward on the main model (None for autoguidance, or with no null row)."""
+    def other_labels(self, model, labels):
+        """The labels `[N]` of eps_o's forward on the main model for rows asking for `labels` `[N]`.
+
+        None where eps_o does not come from the main model (autoguidance) or cannot (no null row).
+        """
         if self.guide_model is not None:
             return None
-        return self.negative_label if self.negative_label is not None else model.null_class
+        if isinstance(self.negative_label, tuple):
+            return torch.as_tensor(self.negative_label, device=labels.device)[labels]
+        other = self.negative_label if self.negative_label is not None else model.null_class
+        return None if other is None else torch.full_like(labels, other)
 
     def needs_other(self, scales):
         """Whether any scale uses eps_o at some step (CFG rescale needs it only where s != 1 too)."""
@@ -125,8 +132,11 @@ class Guidance:
             raise GuidanceError(f"CFG rescale's phi must be in [0, 1]; got {self.rescale}")
         if self.rescale_space not in RESCALE_SPACES:
             raise GuidanceError(f"rescale_space must be one of {RESCALE_SPACES}; got {self.rescale_space!r}")
-        if self.negative_label is not None and not 0 <= self.negative_label < classes:
-            raise GuidanceError(f"the negative class must be a digit in 0..{classes - 1}; got {self.negative_label}")
+        negatives = self.negative_label if isinstance(self.negative_label, tuple) else (self.negative_label,)
+        if self.negative_label is not None and not (
+                len(negatives) in (1, classes) and all(isinstance(k, int) and 0 <= k < classes for k in negatives)):
+            raise GuidanceError(f"the negative class must be a digit in 0..{classes - 1} (or one per digit); "
+                                f"got {self.negative_label}")
         if self.guide_model is not None:
             if self.negative_label is not None:
                 raise GuidanceError("autoguidance and a negative class both replace the unconditional prediction; "

@@ -117,6 +117,52 @@ def diversity(images, labels):
     return torch.stack(per_label).mean().item() if per_label else math.nan
 
 
+def wilson_interval(successes, n, z=1.96):
+    """The 95% Wilson score interval (Wilson 1927) of a proportion: sound at 0 and 1 and for small n."""
+    if n == 0:
+        return math.nan, math.nan
+    p, z2 = successes / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def diversity_standard_error(images, labels, folds=5):
+    """Standard error of `diversity` by batch means: each digit's samples dealt into `folds` disjoint folds.
+
+    Each fold's diversity is an unbiased estimate of the same mean pairwise distance, so the spread of
+    the fold means over sqrt(folds) is its standard error. NaN when a fold has < 2 samples of a digit.
+    """
+    labels = torch.as_tensor(labels)
+    rank = torch.zeros_like(labels)
+    for label in labels.unique():
+        rank[labels == label] = torch.arange(int((labels == label).sum()))
+    per_fold = [diversity(images[rank % folds == k], labels[rank % folds == k]) for k in range(folds)]
+    return torch.tensor(per_fold).std().item() / math.sqrt(folds)
+
+
+def frechet_from_features(f1, f2):
+    """Frechet distance between Gaussians fitted to two feature sets `[N, D]`, `[M, D]` (float64)."""
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = torch.cov(f1.T), torch.cov(f2.T)
+    root1 = _sqrtm_psd(s1)
+    cross = torch.linalg.eigvalsh(root1 @ s2 @ root1).clamp(min=0).sqrt().sum()
+    return ((mu1 - mu2).square().sum() + s1.trace() + s2.trace() - 2 * cross).clamp(min=0).item()
+
+
+def frechet_bootstrap_se(judge, images, labels, real_images, resamples=30, seed=0):
+    """Standard deviation of the Frechet distance over resamples of the samples (with replacement, per digit)."""
+    f1 = _chunked(judge.features, images.float()).double()
+    f2 = _chunked(judge.features, real_images.float()).double()
+    labels, gen = torch.as_tensor(labels), torch.Generator().manual_seed(seed)
+    groups = [torch.nonzero(labels == label).flatten() for label in labels.unique()]
+    values = []
+    for _ in range(resamples):
+        idx = torch.cat([g[torch.randint(len(g), (len(g),), generator=gen)] for g in groups])
+        values.append(frechet_from_features(f1[idx], f2))
+    return torch.tensor(values).std().item()
+
+
 def _sqrtm_psd(m):
     """Square root of a symmetric positive semi-definite matrix via its eigendecomposition."""
     eigenvalues, vectors = torch.linalg.eigh(m)
@@ -131,11 +177,7 @@ def frechet_distance(judge, images, real_images):
     The value shrinks with more samples, so compare sets of equal size.
     """
     f1, f2 = (_chunked(judge.features, x.float()).double() for x in (images, real_images))
-    mu1, mu2 = f1.mean(0), f2.mean(0)
-    s1, s2 = torch.cov(f1.T), torch.cov(f2.T)
-    root1 = _sqrtm_psd(s1)
-    cross = torch.linalg.eigvalsh(root1 @ s2 @ root1).clamp(min=0).sqrt().sum()
-    return ((mu1 - mu2).square().sum() + s1.trace() + s2.trace() - 2 * cross).clamp(min=0).item()
+    return frechet_from_features(f1, f2)
 
 
 def nearest_train_distance(images, train_images):
@@ -150,16 +192,20 @@ def nearest_train_distance(images, train_images):
 
 
 def evaluate_samples(judge, images, labels, real=None, train=None):
-    """All scalar metrics of `images` `[N, 1, 28, 28]` requested as `labels` `[N]`.
+    """All scalar metrics of `images` `[N, 1, 28, 28]` requested as `labels` `[N]`, with their uncertainty.
 
-    `frechet` needs `real` (e.g. the held-out digits), the `nearest_train_*` keys need `train`
-    (the training digits), both float `[M, 1, 28, 28]` in [-1, 1].
+    `accuracy_low`/`accuracy_high`: 95% Wilson interval; `diversity_se`, `frechet_se`: standard errors
+    (batch means; bootstrap). `frechet` needs `real` (e.g. the held-out digits), the `nearest_train_*`
+    keys need `train` (the training digits), both float `[M, 1, 28, 28]` in [-1, 1].
     """
     scores = classify(judge, images, labels)
-    del scores["predicted"]
+    hits = sum(int(p == y) for p, y in zip(scores.pop("predicted"), torch.as_tensor(labels).tolist(), strict=True))
+    scores["accuracy_low"], scores["accuracy_high"] = wilson_interval(hits, len(images))
     scores["diversity"] = diversity(images, labels)
+    scores["diversity_se"] = diversity_standard_error(images, labels)
     if real is not None:
         scores["frechet"] = frechet_distance(judge, images, real)
+        scores["frechet_se"] = frechet_bootstrap_se(judge, images, labels, real)
     if train is not None:
         nearest = nearest_train_distance(images, train)
         scores["nearest_train_mean"], scores["nearest_train_median"] = nearest["mean"], nearest["median"]

@@ -15,8 +15,12 @@ import numpy as np
 
 from playground.checkpoint import CheckpointError, load_pretrained
 from playground.data import to_uint8
-from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, NUM_TIMESTEPS, SAMPLERS, sample_cfg_sweep
-from playground.figures import sweep_grid
+from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, NUM_TIMESTEPS, SAMPLERS
+from playground.grids import sweep_grid
+from playground.guidance import Guidance, GuidanceError
+from playground.noisy_classifier import load_classifier
+from playground.process import apply_process_settings
+from playground.sampling import sample_cfg_sweep
 
 MAX_IMAGES = 2000  # images in one sampling batch (scales x rows; twice that through the network): bounds memory
 MAX_ZOOM = 16  # pixel upscaling of the grid: 28 x 16 = 448 pixels a digit
@@ -30,6 +34,19 @@ def add_sampling_args(p):
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16 autocast (faster only with AMX)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default=None, help="DiT .safetensors (default: the shipped checkpoint)")
+    g = p.add_argument_group("guidance variants (playground.guidance; each combines with --scales)")
+    g.add_argument("--interval", type=int, nargs=2, metavar=("T_LO", "T_HI"), default=None,
+                   help="guide only at timesteps T_LO <= t <= T_HI (both included), plain conditional elsewhere")
+    g.add_argument("--rescale", type=float, default=0.0, metavar="PHI", help="CFG rescale's phi in [0, 1], on x0")
+    g.add_argument("--negative-label", type=int, default=None, metavar="K",
+                   help="guide away from digit K instead of the null class")
+    g.add_argument("--no-clip", action="store_true", help="step with the raw x0 (shows what clipping prevents)")
+    g.add_argument("--guide-model", default=None, metavar="PATH",
+                   help="autoguidance: a weaker DiT .safetensors in place of the null class (--scales: its scale)")
+    g.add_argument("--classifier-scale", type=float, default=0.0, metavar="G",
+                   help="classifier guidance of strength G on top of --scales (--scales 0: pure classifier guidance)")
+    g.add_argument("--classifier", default=None, metavar="PATH",
+                   help="noise-aware classifier .safetensors (default: the shipped one)")
 
 
 def check_sampling_args(p, args):
@@ -38,6 +55,8 @@ def check_sampling_args(p, args):
         p.error(f"--scales must be finite numbers, got {args.scales}")
     if not 1 <= args.steps <= NUM_TIMESTEPS:
         p.error(f"--steps must be in 1..{NUM_TIMESTEPS}, got {args.steps}")
+    if not (math.isfinite(args.rescale) and math.isfinite(args.classifier_scale)):
+        p.error("--rescale and --classifier-scale must be finite numbers")
 
 
 def load_model_or_exit(path):
@@ -46,6 +65,22 @@ def load_model_or_exit(path):
         return load_pretrained(path)
     except CheckpointError as e:
         raise SystemExit(f"error: {e}") from e
+
+
+def guidance_or_exit(args, model):
+    """The `Guidance` the options ask for, checked against `model` and the scales, or exit with the reason."""
+    try:
+        guidance = Guidance(
+            interval=tuple(args.interval) if args.interval else None, rescale=args.rescale,
+            negative_label=args.negative_label, clip=not args.no_clip,
+            guide_model=load_pretrained(args.guide_model) if args.guide_model else None,
+            classifier=load_classifier(args.classifier) if args.classifier_scale else None,
+            classifier_scale=args.classifier_scale,
+        )
+        guidance.check(model, args.scales)
+    except (CheckpointError, GuidanceError) as e:
+        raise SystemExit(f"error: {e}") from e
+    return guidance
 
 
 def progress(step, steps, x0):
@@ -75,11 +110,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    apply_process_settings()
     model = load_model_or_exit(args.weights)
+    guidance = guidance_or_exit(args, model)
     labels = [y for y in args.labels for _ in range(args.n)]
     x = sample_cfg_sweep(
         model, labels, args.scales, steps=args.steps, seed=args.seed, sampler=args.sampler,
-        precision=args.precision, callback=progress,
+        precision=args.precision, guidance=guidance, callback=progress,
     )
     samples = to_uint8(x).numpy()  # [S, N, 28, 28]
     try:

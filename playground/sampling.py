@@ -96,9 +96,8 @@ def sample_cfg_sweep(model, labels, scales, *, steps, seed, sampler=DEFAULT_SAMP
 
     y = torch.as_tensor(labels, dtype=torch.long).repeat(n_scales).to(device)
     s = torch.as_tensor(scales, dtype=torch.float32).repeat_interleave(n_rows).to(device).view(-1, 1, 1, 1)
-    other_label = guidance.other_label(model)
-    y_other = y if other_label is None else torch.full_like(y, other_label)
-    computes_other = guidance.guide_model is not None or other_label is not None
+    y_other = guidance.other_labels(model, y)
+    computes_other = guidance.guide_model is not None or y_other is not None
     model.eval()
 
     def predict(net, x_in, y_in, t):
@@ -109,7 +108,9 @@ def sample_cfg_sweep(model, labels, scales, *, steps, seed, sampler=DEFAULT_SAMP
         """(eps_c, eps_o) over all rows; rows that do not need one hold 0 (the combine multiplies it away exactly)."""
         eps_cond, eps_other = torch.zeros_like(x), torch.zeros_like(x)
         if guidance.guide_model is None:  # both halves from the main model, in one forward
-            halves = [(x[need_cond], y[need_cond]), (x[need_other], y_other[need_other])]
+            # y_other is None only for a model without a null row, where `check` allowed no scale that needs it.
+            other = (x[need_other], y_other[need_other]) if y_other is not None else (x[:0], y[:0])
+            halves = [(x[need_cond], y[need_cond]), other]
             x_in, y_in = (torch.cat(parts) for parts in zip(*halves, strict=True))
             eps_cond[need_cond], eps_other[need_other] = predict(model, x_in, y_in, t).split(
                 [len(h[0]) for h in halves])

@@ -11,7 +11,7 @@ from PIL import Image
 
 from playground import bench, sample
 from playground.checkpoint import load_pretrained
-from playground.figures import sweep_grid
+from playground.grids import sweep_grid
 
 REPO = sample.__file__.rsplit("/playground/", 1)[0]
 
@@ -19,6 +19,13 @@ REPO = sample.__file__.rsplit("/playground/", 1)[0]
 def run(module, *args):
     cmd = [sys.executable, "-m", module, *args]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_command_lines_import_neither_plotly_nor_gradio():
+    check = ("import sys, playground.sample, playground.evaluate; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'plotly', 'gradio'}))")
+    out = subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_sample_cli_writes_grid_and_npy(tmp_path):
@@ -111,20 +118,26 @@ def table_rows(stdout):
     return [line.split(" | ") for line in lines[start:end] if "---" not in line]
 
 
-def test_bench_counts_every_model_flop_of_a_forward():
-    model = load_pretrained()
-    cfg, n = model.config, 5
+def flops_per_image(model):
+    """One image's model FLOPs in a forward, written out layer by layer (matmuls and attention)."""
+    cfg = model.config
     tokens, d, patch = (cfg.input_size // cfg.patch_size) ** 2, cfg.hidden_size, cfg.patch_size**2 * cfg.in_channels
     matmul = lambda rows, k, m: 2 * rows * k * m  # noqa: E731
     block = (matmul(1, d, 6 * d) + matmul(tokens, d, 3 * d) + 2 * matmul(tokens, tokens, d)  # adaLN, qkv, attention
              + matmul(tokens, d, d) + 2 * matmul(tokens, d, int(cfg.mlp_ratio * d)))  # out projection, MLP
-    per_image = (matmul(tokens, patch, d) + matmul(1, model.t_embedder.frequency_embedding_size, d)
-                 + matmul(1, d, d) + cfg.depth * block + matmul(1, d, 2 * d) + matmul(tokens, d, patch))
+    return (matmul(tokens, patch, d) + matmul(1, model.t_embedder.frequency_embedding_size, d)
+            + matmul(1, d, d) + cfg.depth * block + matmul(1, d, 2 * d) + matmul(tokens, d, patch))
+
+
+def test_bench_counts_every_model_flop_of_a_forward():
+    model = load_pretrained()
+    cfg, n = model.config, 5
     x, t, y = torch.randn(n, 1, cfg.input_size, cfg.input_size), torch.full((n,), 500), torch.arange(n)
     with torch.no_grad():
-        assert bench.model_work(model, lambda: model(x, t, y)) == (n * per_image, n)
+        assert bench.model_work(model, lambda: model(x, t, y)) == (n * flops_per_image(model), n)
 
 
+@pytest.mark.slow
 def test_bench_device_rows_need_neither_gradio_nor_the_training_data(tmp_path):
     # A GPU machine may have little beyond PyTorch: there `--parts devices` must run without these.
     report, stdout = run_bench(tmp_path, "--parts", "devices", "--repeats", "1", "--devices", "cpu",
@@ -138,7 +151,8 @@ def test_bench_device_rows_need_neither_gradio_nor_the_training_data(tmp_path):
         100 * cpu["sweep_gflop"] / cpu["default_sweep_s"] / cpu["matmul_peak_gflops"]["float32"])
     assert cpu["images_per_sweep"] == {"ours": 288, "naive": 384}  # 6 scales x 4 samples x 8 steps
     assert set(cpu["forward_ms_per_image"]) == {"4", "40"} and min(cpu["forward_ms_per_image"].values()) > 0
-    assert cpu["sweep_gflop"] > 0 and cpu["train_images_per_s"] > 0 and cpu["child_sweep_glibc_malloc_defaults_s"] > 0
+    assert cpu["sweep_gflop"] == pytest.approx(288 * flops_per_image(load_pretrained()) / 1e9)
+    assert cpu["train_images_per_s"] > 0 and cpu["child_sweep_glibc_malloc_defaults_s"] > 0  # measured, not judged
     for key in ("cold_start_s", "judge", "timestep embedding view"):
         assert key not in report
     table = table_rows(stdout)
@@ -157,17 +171,15 @@ def test_bench_rows_off_the_cpu_name_their_device_and_compare_with_the_cpu():
     assert "(8192^3)" in rows[4][0] and rows[4][2] == "50000 / 700000 GFLOP/s"
 
 
+@pytest.mark.slow
 def test_bench_app_rows_measure_what_they_report(tmp_path):
     report, stdout = run_bench(tmp_path, "--parts", "views", "launches", "judge", "--repeats", "1",
                                "--cold-starts", "1", "--quality-per-class", "2", "--quality-scales", "1")
     assert report["parts"] == ["views", "launches", "judge"] and "per_device" not in report
-    for key in ("bare_imports_s", "cold_start_s"):
-        assert 0 < report[key] < 120  # one launch each: too noisy to compare
-    splitting = report["import_line_splitting_s"]
-    assert splitting["calls"] > 50 and splitting["c"] > 0
-    if sys.version_info[:2] == (3, 11):  # only 3.11 gets the C splitter; timed around the splitter alone: 40x apart
-        assert splitting["c"] < splitting["python"]
-    assert [launch["cold_start"] for launch in report["launches_s"]] == [report["cold_start_s"]]
+    (launch,) = report["launches_s"]  # one launch of each kind, so its times are the reported medians
+    measures = ("cold_start", "cold_start_python_splitter", "bare_imports")
+    assert launch == {name: report[f"{name}_s"] for name in measures}
+    assert report["import_line_splitting_s"]["calls"] > 50  # the probe saw gradio's stub checks split their sources
     for view in ("timestep embedding view", "with vs without MLP view"):
         assert 0 < report[view]["payload_bytes"] < 1.5e6
     for metric in ("accuracy", "frechet", "diversity"):

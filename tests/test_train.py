@@ -49,6 +49,7 @@ def test_same_command_same_weights_and_resume_is_exact(straight_run, tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun")
 def test_torchrun_two_cpu_processes(tmp_path):
     torchrun = str(Path(sys.executable).parent / "torchrun")

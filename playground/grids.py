@@ -1,0 +1,96 @@
+"""Pictures and tables the command-line tools share with the app: labelled PIL grids and markdown tables.
+
+No plotly and no gradio: `python -m playground.sample` and `evaluate` import this module.
+"""
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from playground.diffusion import sampling_timesteps
+from playground.inputs import fmt
+
+
+def labelled_grid(images, col_labels, row_labels=None, cell=84, pad=6, font_size=18):
+    """uint8 `[R, C, H, W]` -> PIL image with column headers (and row labels), pixels upscaled to `cell`."""
+    images = np.asarray(images, dtype=np.uint8)
+    n_rows, n_cols = images.shape[:2]
+    font = ImageFont.load_default(size=font_size)
+    header = font_size + 2 * pad + 4
+    label_lines = [str(label).split("\n") for label in (row_labels or [])]
+    left = 0
+    if row_labels:
+        left = max(int(font.getlength(line)) for lines in label_lines for line in lines) + 2 * pad
+    width = left + n_cols * (cell + pad) + pad
+    height = header + n_rows * (cell + pad) + pad
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    for c, text in enumerate(col_labels):
+        x = left + pad + c * (cell + pad) + cell / 2
+        draw.text((x, header / 2), str(text), fill="black", font=font, anchor="mm")
+    for r in range(n_rows):
+        y = header + r * (cell + pad)
+        if row_labels:
+            lines = label_lines[r]
+            for i, line in enumerate(lines):
+                offset = (i - (len(lines) - 1) / 2) * (font_size + 2)
+                draw.text((left - pad, y + cell / 2 + offset), line, fill="black", font=font, anchor="rm")
+        for c in range(n_cols):
+            tile = Image.fromarray(images[r, c]).resize((cell, cell), Image.NEAREST)
+            canvas.paste(tile.convert("RGB"), (left + pad + c * (cell + pad), y))
+    return canvas
+
+
+def sweep_grid(samples, scales, row_labels=None, cell=84):
+    """The CFG sweep as a picture: uint8 `[S, N, H, W]` -> columns = scales ("s = ..." headers), rows = samples."""
+    samples = np.asarray(samples, dtype=np.uint8)
+    if len(scales) != samples.shape[0] or (row_labels is not None and len(row_labels) != samples.shape[1]):
+        raise ValueError(f"samples {samples.shape} do not match {len(scales)} scales / row labels")
+    return labelled_grid(np.swapaxes(samples, 0, 1), [f"s = {fmt(s)}" for s in scales], row_labels, cell=cell)
+
+
+def capture_steps(steps, n_frames=6):
+    """Which step numbers (1-based, after that many steps) to keep for the trajectory: always the last."""
+    return sorted({round(v) for v in np.linspace(1, steps, min(n_frames, steps))})
+
+
+def trajectory_image(frames, scales, steps):
+    """`frames`: {step: uint8 `[S, H, W]`} predicted x0 of one row -> rows = steps, columns = scales."""
+    timesteps = sampling_timesteps(steps)
+    order = sorted(frames)
+    images = np.stack([frames[k] for k in order])
+    labels = [f"step {k}/{steps}\nt = {timesteps[k - 1]}" for k in order]
+    return labelled_grid(images, [f"s = {fmt(s)}" for s in scales], labels, cell=72, font_size=17)
+
+
+EVALUATION_COLUMNS = (  # (row key, header) of the judge's table per guidance scale
+    ("samples", "samples"),
+    ("accuracy", "accuracy"),
+    ("confidence", "confidence"),
+    ("label_entropy", "label entropy (nats)"),
+    ("frechet", "Frechet (judge features)"),
+    ("diversity", "diversity"),
+    ("nearest_train_mean", "nearest train digit"),
+)
+
+
+def evaluation_table(rows):
+    """Rows of `evaluate.evaluate_scales` (or of a card) as a markdown table, metrics to 3 decimals."""
+
+    def cell(value):
+        return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    header = "| | " + " | ".join(title for _, title in EVALUATION_COLUMNS) + " |"
+    lines = [header, "|---" * (len(EVALUATION_COLUMNS) + 1) + "|"]
+    for row in rows:
+        lines.append(f"| {row['name']} | " + " | ".join(cell(row.get(k)) for k, _ in EVALUATION_COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def evaluation_markdown(evaluation):
+    """A card's `evaluation` entry: the command and sampler that made it, the table, its notes."""
+    settings = evaluation.get("settings", {})
+    made_by = ", ".join(f"{k} {v}" for k, v in settings.items())
+    parts = [f"`{evaluation.get('command', '')}` ({made_by})", evaluation_table(evaluation.get("rows", []))]
+    if evaluation.get("notes"):
+        parts.append(evaluation["notes"])
+    return "\n\n".join(parts)

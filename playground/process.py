@@ -1,0 +1,69 @@
+"""Process-wide settings, for the programs that own their process: `app.py` and the `sample`, `evaluate` and
+`bench` command lines call `apply_process_settings()` first thing in `main`.
+
+Importing any `playground` module changes nothing outside it (a notebook that imports `playground.model`
+keeps its allocator as it was). Each setting has an environment switch ("0" turns it off) that
+`python -m playground.bench` uses to measure it; docs/performance.md has the figures.
+
+glibc reads its `MALLOC_*` environment variables once, when the process starts, so setting them from Python
+does nothing; a launcher or the Space's settings can set them, and `mallopt` (below) works at any time.
+"""
+
+import ast
+import ctypes
+import ctypes.util
+import io
+import os
+import sys
+
+MALLOC_TUNING_ENV = "PLAYGROUND_MALLOC_TUNING"  # "0" keeps glibc's defaults
+FAST_SOURCE_LINES_ENV = "PLAYGROUND_FAST_SOURCE_LINES"  # "0" keeps Python 3.11's own line splitter
+
+
+def keep_freed_memory_for_reuse():
+    """Make glibc keep freed tensor memory for reuse instead of returning it to the OS; True if it did.
+
+    A sampling step allocates activations of a few MB each. With glibc's default thresholds such
+    blocks are fresh mmaps, or get trimmed off the heap when freed, so every step page-faults its
+    activations in again: about a fifth of a CFG sweep on 2 cores. Fixed thresholds keep up to 256 MB
+    of freed memory. Nothing happens off glibc (macOS, Windows).
+    """
+    if os.environ.get(MALLOC_TUNING_ENV) == "0":
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    mallopt(m_mmap_threshold, 32 << 20)
+    mallopt(m_trim_threshold, 256 << 20)
+    return True
+
+
+def source_lines(source):
+    """`source` split after each \\r\\n, \\r or \\n (line ends kept; form feeds are not line ends).
+
+    The same lines as Python 3.11's `ast._splitlines_no_ff`, which builds them one character at a time.
+    """
+    return io.StringIO(source, newline="").readlines()  # newline="": universal line ends, left as they are
+
+
+def split_source_lines_in_c():
+    """Give `ast.get_source_segment` a line splitter that runs in C, on Python 3.11; True if it did.
+
+    Importing gradio checks a type-stub file for each of its ~80 component classes, and each check calls
+    `ast.get_source_segment`, which on 3.11 splits the component's whole source file in a Python loop: about
+    half a second of every cold start of the app. Python 3.12 and later use a regular expression and stop
+    at the segment's last line. It acts on what is imported after it, so the app calls it before gradio.
+    """
+    if os.environ.get(FAST_SOURCE_LINES_ENV) == "0" or sys.version_info[:2] != (3, 11):
+        return False
+    ast._splitlines_no_ff = source_lines
+    return True
+
+
+def apply_process_settings():
+    """Apply every process-wide setting (each unless its switch is "0"); call once, at a program's start,
+    before gradio is imported."""
+    keep_freed_memory_for_reuse()
+    split_source_lines_in_c()

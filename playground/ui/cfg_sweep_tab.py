@@ -1,0 +1,126 @@
+"""Tab 3, classifier-free guidance: widgets from `views.cfg_sweep.DEFAULTS` and its caps, one-click presets;
+`/cfg_sweep`."""
+
+import gradio as gr
+
+from playground.diffusion import SAMPLERS
+from playground.ui.shared import (
+    LATEX,
+    QUEUE_MAX_SIZE,
+    SAMPLING_CONCURRENCY,
+    class_count,
+    get_judge,
+    get_model,
+    image,
+    plot,
+    require_model,
+    user_error,
+)
+from playground.views import cfg_sweep as view
+from playground.views.cfg_sweep import (
+    DEFAULTS,
+    MAX_IMAGE_STEPS,
+    MAX_SAMPLES,
+    MAX_SCALES,
+    MAX_STEPS,
+    PRESETS,
+    SCALE_RANGE,
+)
+
+PROGRESS = gr.Progress()  # gradio passes this default instance to the handler (its documented idiom)
+
+CONFUSIONS = """
+- **No classifier in classifier-free guidance.** Classifier guidance steers sampling with the gradient of a
+  separate classifier trained on noisy images. CFG drops it: during training the label is replaced by the null
+  class ∅ 10 % of the time, so one network learns both the conditional ε_c and the unconditional ε_u.
+- **Two ways to write the same mix.** `s·ε_c + (1−s)·ε_u` equals `ε_u + s·(ε_c − ε_u)`: start from the
+  unconditional prediction and move s times along the direction the label adds. s = 1 is the plain
+  conditional model; s > 1 exaggerates what makes the sample look like the class.
+- **Which s is "typical" depends on the convention and the data.** DiT's `sample.py` uses s = 4 for pictures and
+  s = 1.5 for its FID numbers; Ho & Salimans' w is s − 1, so s = 4 is w = 3. More guidance: more recognisable,
+  less varied; too much: bold, saturated, all alike.
+- **Cost:** each step runs the network on the batch twice (with the label and with ∅), as one doubled batch.
+- **Channels:** the reference DiT guides only 3 of its 4 latent channels (a leftover it keeps for exact
+  reproducibility); here there is a single pixel channel, so the whole image is guided.
+"""
+
+
+def cfg_sweep(label, scales, samples, seed, steps, sampler, progress=PROGRESS):
+    """Sample one class at several guidance scales from shared noise; grid, judge scores, trajectory."""
+    model, _ = get_model()
+    args = user_error(
+        view.validate_sweep, label, scales, samples, seed, steps, sampler, num_classes=class_count(model)
+    )
+    model = require_model()
+    judge, judge_note = get_judge()
+    out = view.sweep_view(model, *args, judge=judge, judge_note=judge_note, progress=progress)
+    return out["grid"], out["metrics"], out["trajectory"], out["summary"], out["formula"]
+
+
+def build_tab(model, model_error):
+    """The sweep's knobs and presets on the left; samples, denoising, judge scores and the formula on the right."""
+    choices = [(str(i), i) for i in range(class_count(model))]
+    with gr.Tab("3 · Classifier-free guidance", id="cfg"):
+        formula = gr.Markdown(view.cfg_explainer_markdown(), latex_delimiters=LATEX)
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                gr.Markdown("**One-click demos**")
+                preset_buttons = {name: gr.Button(name, size="md") for name in PRESETS}
+                label = gr.Radio(choices, value=DEFAULTS["label"], label="digit to draw")
+                scales = gr.Textbox(
+                    value=DEFAULTS["scales"],
+                    label=f"guidance scales s (up to {MAX_SCALES}, each in [{SCALE_RANGE[0]:g}, {SCALE_RANGE[1]:g}])",
+                )
+                samples = gr.Slider(1, MAX_SAMPLES, value=DEFAULTS["samples"], step=1, label="samples per scale (rows)")
+                with gr.Row():
+                    seed = gr.Number(value=DEFAULTS["seed"], precision=0, label="seed", minimum=0)
+                    sampler = gr.Dropdown(list(SAMPLERS), value=DEFAULTS["sampler"], label="sampler")
+                steps = gr.Slider(1, MAX_STEPS, value=DEFAULTS["steps"], step=1, label="denoising steps")
+                run = gr.Button("Sample", variant="primary", elem_classes="big-run")
+                gr.Markdown(
+                    f"Caps per run: {MAX_SCALES} scales, {MAX_SAMPLES} samples, {MAX_STEPS} steps, "
+                    f"{MAX_IMAGE_STEPS} image-steps. Sweeps run {SAMPLING_CONCURRENCY} at a time; at most "
+                    f"{QUEUE_MAX_SIZE} requests wait in the queue.",
+                    elem_classes="caps",
+                )
+            with gr.Column(scale=3):
+                with gr.Row():
+                    with gr.Column():
+                        gr.Markdown("**Samples**: columns = guidance scale s; rows share their starting noise")
+                        grid = image("cfg-grid")
+                    with gr.Column():
+                        gr.Markdown("**Denoising** (row 1): the predicted clean image x0 at a few steps")
+                        trajectory = image("cfg-trajectory")
+                metrics_plot = plot()
+                summary = gr.Markdown(
+                    "Pick a one-click demo or press **Sample**. Each run takes a few seconds per "
+                    "scale on CPU; the bar over the images counts the denoising steps."
+                )
+        with gr.Accordion("Common confusions about guidance", open=False):
+            gr.Markdown(CONFUSIONS)
+        inputs = [label, scales, samples, seed, steps, sampler]  # the order of DEFAULTS and of each preset
+        outputs = [grid, metrics_plot, trajectory, summary, formula]
+        gr.on(
+            triggers=[run.click, scales.submit],
+            fn=cfg_sweep,
+            inputs=inputs,
+            outputs=outputs,
+            api_name="cfg_sweep",
+            preprocess=False,
+            concurrency_limit=SAMPLING_CONCURRENCY,
+            concurrency_id="sampling",
+        )
+        for name, button in preset_buttons.items():
+            button.click(
+                lambda preset=PRESETS[name]: tuple(preset.values()),
+                outputs=inputs,
+                api_visibility="private",
+                queue=False,
+            ).then(
+                cfg_sweep,
+                inputs,
+                outputs,
+                api_visibility="private",
+                concurrency_limit=SAMPLING_CONCURRENCY,
+                concurrency_id="sampling",
+            )

@@ -1,0 +1,104 @@
+"""Tab 1, the timestep embedding: widgets from `views.embedding.DEFAULTS` and its caps; `/timestep_embedding`."""
+
+import gradio as gr
+
+from playground.embedding import FLAVOURS
+from playground.ui.shared import VIEW_CONCURRENCY, get_model, plot, user_error
+from playground.views import embedding
+from playground.views.embedding import DEFAULTS, MAX_DIM, MAX_MAX_PERIOD, MAX_T_POINTS, MIN_MAX_PERIOD
+from playground.views.inspector import MAX_INSPECT_T
+
+HELP = (
+    "DiT receives the step **t as one number per image**. Before any learning happens, it spreads that number "
+    "over cos and sin waves whose frequencies shrink geometrically (`t_freq`, 256 numbers). Rows below are t, "
+    "columns are the waves (an odd dim adds a zero column). Hover any cell for its frequency and wavelength."
+)
+
+CONFUSIONS = """
+- **`t` is `[B]`, one step per image.** In training each image in a batch has its own random step; `[4, 4, 4, 4]`
+  means four images all at step 4. There is no extra t or sequence axis: `t_freq` is `[B, 256]` and `t_emb` is
+  `[B, hidden]`. "Position" here means the position in the noise schedule, not a token position.
+- **Why not feed t directly?** A single number gives the network one feature that changes by 0.1 % per step. The
+  waves give it features at every time scale at once: fast ones separate neighbouring steps, slow ones locate t
+  in 0..999, and every row has the same length, so no step dominates by magnitude.
+- **The waves are fixed, the MLP is learned.** `timestep_embedding` has no weights; `Linear → SiLU → Linear` after
+  it is trained with the rest of the model. The next tab shows what training did to it.
+- **Cos or sin first?** DiT puts the cos half first; diffusers' default puts sin first and spaces the frequencies
+  slightly differently (`downscale_freq_shift=1`). Weights trained with one must be run with the same one.
+"""
+
+
+def timestep_embedding_view(dim, max_period, t_start, t_end, n_t, flavour, inspect_t):
+    """Heatmap, a few columns vs t, t x t similarity, the one-batch inspector and notes."""
+    model, error = get_model()
+    view = user_error(
+        embedding.embedding_view,
+        dim,
+        max_period,
+        t_start,
+        t_end,
+        n_t,
+        flavour,
+        inspect_t,
+        embedder=model.t_embedder if model is not None else None,
+        embedder_note=None if model is not None else f"`t_emb` needs the trained model, which did not load: {error}",
+    )
+    return view["heatmap"], view["dims"], view["similarity"], view["inspector"], view["notes"]
+
+
+def build_tab(model, model_error):
+    """The embedding's knobs, its three figures, the inspector and notes; computed once for the first page."""
+    initial = timestep_embedding_view(**DEFAULTS)
+    with gr.Tab("1 · Timestep embedding", id="embedding"):
+        gr.Markdown(HELP)
+        with gr.Row():
+            with gr.Column(scale=1, min_width=230):
+                dim = gr.Slider(2, MAX_DIM, value=DEFAULTS["dim"], step=1, label="dim")
+                n_t = gr.Slider(1, MAX_T_POINTS, value=DEFAULTS["n_t"], step=1, label="how many t")
+                with gr.Row():
+                    t_start = gr.Number(value=DEFAULTS["t_start"], label="t start", min_width=90)
+                    t_end = gr.Number(value=DEFAULTS["t_end"], label="t end", min_width=90)
+                max_period = gr.Number(
+                    value=DEFAULTS["max_period"], label="max_period", minimum=MIN_MAX_PERIOD, maximum=MAX_MAX_PERIOD
+                )
+                flavour = gr.Radio(list(FLAVOURS), value=DEFAULTS["flavour"], label="flavour")
+                gr.Markdown(
+                    f"Caps: dim ≤ {MAX_DIM}, up to {MAX_T_POINTS} t, up to {MAX_INSPECT_T} inspector "
+                    f"values. Each view runs {VIEW_CONCURRENCY} requests at a time.",
+                    elem_classes="caps",
+                )
+            with gr.Column(scale=4):
+                heatmap = plot(value=initial[0])
+        with gr.Row():
+            with gr.Column():
+                dims_plot = plot(value=initial[1])
+            with gr.Column():
+                sim_plot = plot(value=initial[2])
+        with gr.Row():
+            with gr.Column(scale=3):
+                inspect_t = gr.Textbox(
+                    value=DEFAULTS["inspect_t"],
+                    label=f"t for the inspector: one value per image in the batch (up to {MAX_INSPECT_T}), press Enter",
+                )
+                inspector = gr.Markdown(initial[3])
+            with gr.Column(scale=2):
+                notes = gr.Markdown(initial[4])
+        with gr.Accordion("Common confusions about the timestep embedding", open=False):
+            gr.Markdown(CONFUSIONS)
+        gr.on(
+            triggers=[
+                dim.release,
+                max_period.submit,
+                t_start.submit,
+                t_end.submit,
+                n_t.release,
+                flavour.change,
+                inspect_t.submit,
+            ],
+            fn=timestep_embedding_view,
+            inputs=[dim, max_period, t_start, t_end, n_t, flavour, inspect_t],
+            outputs=[heatmap, dims_plot, sim_plot, inspector, notes],
+            api_name="timestep_embedding",
+            preprocess=False,
+            show_progress="minimal",
+        )

@@ -1,0 +1,26 @@
+"""Tab 4, the model: its card, loss curve and label table, built once at start (no inputs, no endpoint)."""
+
+import gradio as gr
+
+from playground.ui.shared import plot
+from playground.views.model_card import (
+    label_dropout_markdown,
+    label_table_figure,
+    loss_curve_figure,
+    model_card_markdown,
+)
+
+
+def build_tab(model, model_error):
+    with gr.Tab("4 · The model", id="model"):
+        if model is None:
+            gr.Markdown(f"The model did not load: {model_error}")
+            return
+        card = model.card
+        with gr.Row():
+            with gr.Column(scale=3):
+                gr.Markdown(model_card_markdown(card, model))
+                gr.Markdown(label_dropout_markdown(card))
+            with gr.Column(scale=2):
+                plot(value=loss_curve_figure(card.get("training", {}).get("loss_log")))
+                plot(value=label_table_figure(model))

@@ -1,0 +1,139 @@
+"""View 4, the model: its card (config, parameters, training, evaluation), loss curve and label table.
+
+Everything here is read from the loaded model and its card; the tab has no inputs, so no caps.
+"""
+
+import numpy as np
+
+from playground import plots
+from playground.grids import evaluation_markdown
+
+
+def parameter_breakdown(model):
+    """{top-level module: parameter count}."""
+    groups = {}
+    for name, p in model.named_parameters():
+        top = name.split(".")[0]
+        groups[top] = groups.get(top, 0) + p.numel()
+    return groups
+
+
+def model_card_markdown(card, model=None):
+    cfg = card.get("config", {})
+    training = card.get("training", {})
+    parts = [f"## {card.get('name', 'DiT checkpoint')}"]
+    if "PLACEHOLDER" in str(card.get("name", "")):
+        parts.append(
+            "> ⚠️ **This checkpoint is a placeholder** (a few training steps: it makes noise, not digits). "
+            "Everything on these tabs is computed live, so the views update when the release checkpoint arrives."
+        )
+    if cfg:
+        tokens = (cfg.get("input_size", 0) // max(cfg.get("patch_size", 1), 1)) ** 2
+        parts.append(
+            "**Config:** "
+            + ", ".join(f"`{k}={v}`" for k, v in cfg.items())
+            + f" → {tokens} tokens of {cfg.get('patch_size')}×{cfg.get('patch_size')} pixels."
+        )
+    n_params = card.get("parameters")
+    if model is not None:
+        n_params = model.num_parameters()
+        groups = parameter_breakdown(model)
+        parts.append(
+            f"**Parameters:** {n_params:,} — "
+            + ", ".join(f"{name} {count:,}" for name, count in sorted(groups.items(), key=lambda kv: -kv[1]))
+        )
+    elif n_params:
+        parts.append(f"**Parameters:** {n_params:,}")
+    if card.get("weights"):
+        parts.append(f"**Weights:** {card['weights']}")
+    if card.get("data"):
+        parts.append(f"**Training data:** {card['data']}")
+    if training:
+        facts = [
+            ("steps", training.get("steps")),
+            ("global batch", training.get("global_batch")),
+            ("optimizer", training.get("optimizer")),
+            ("EMA decay", training.get("ema_decay")),
+            ("label dropout", training.get("label_dropout")),
+            ("objective", training.get("objective")),
+            ("wall time", f"{training['wall_time_s'] / 60:.1f} min" if "wall_time_s" in training else None),
+            ("hardware", training.get("hardware")),
+            ("final loss", training.get("final_loss")),
+        ]
+        parts.append(
+            "**Training:** "
+            + "; ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in facts if v is not None)
+            + "."
+        )
+    if card.get("evaluation"):
+        parts.append("### Evaluation\n\n" + evaluation_markdown(card["evaluation"]))
+    else:
+        parts.append("*No evaluation in this card yet.*")
+    return "\n\n".join(parts)
+
+
+def loss_curve_figure(loss_log):
+    """The training loss logged in the card, on a log axis."""
+    if not loss_log:
+        return plots.message_figure("This model card has no loss log.")
+    steps, losses = zip(*[(float(a), float(b)) for a, b in loss_log], strict=True)
+    curve = {
+        "type": "scatter",
+        "x": steps,
+        "y": losses,
+        "mode": "lines+markers" if len(steps) < 60 else "lines",
+        "line": {"width": 3, "color": "#1f77b4"},
+        "hovertemplate": "step %{x}<br>loss %{y:.4f}<extra></extra>",
+    }
+    figure_layout = plots.layout(
+        f"Training loss: {losses[0]:.3g} → {losses[-1]:.3g} over {int(steps[-1]):,} steps",
+        "noise-prediction error, logged during training",
+        height=400,
+        xaxis={"title": {"text": "training step"}},
+        yaxis={"title": {"text": "epsilon MSE"}, "type": "log"},
+    )
+    return plots.figure([curve], figure_layout)
+
+
+def label_table_figure(model):
+    """Cosine similarity between the rows of the label-embedding table, null row included."""
+    table = model.y_embedder.embedding_table.weight.detach().numpy()
+    num_classes = model.config.num_classes
+    names = [str(i) for i in range(num_classes)] + (["∅"] if len(table) > num_classes else [])
+    heatmap = {
+        "type": "heatmap",
+        "z": plots.cosine_similarity_matrix(table).astype(np.float32),
+        "x": names,
+        "y": names,
+        "colorscale": "RdBu",
+        "zmin": -1,
+        "zmax": 1,
+        "colorbar": {"title": {"text": "cos"}},
+        "hovertemplate": "label %{y} vs %{x}<br>cosine %{z:.3f}<extra></extra>",
+    }
+    figure_layout = plots.layout(
+        f"The label table: {num_classes} digits + the null class ∅",
+        "cosine similarity between rows of y_embedder.embedding_table",
+        height=430,
+        xaxis={"type": "category", "title": {"text": "label row"}},
+        yaxis={"type": "category", "autorange": "reversed", "title": {"text": "label row"}, "scaleanchor": "x"},
+    )
+    return plots.figure([heatmap], figure_layout)
+
+
+def label_dropout_markdown(card):
+    cfg = card.get("config", {})
+    training = card.get("training", {})
+    num_classes = cfg.get("num_classes", 10)
+    p = training.get("label_dropout", cfg.get("class_dropout_prob", 0.1))
+    text = (
+        f"### How one network learned ∅, the unconditional model\n\n"
+        f"The label table has **{num_classes + 1} rows**: one per digit and row **{num_classes}**, the null class ∅. "
+        f"During training each label was replaced by ∅ with probability **{p}** (label dropout), so the same "
+        "network learned to predict the noise with the digit (ε_c) and without it (ε_u). At sampling time, guidance "
+        f"runs the batch twice, once with the digit and once with label {num_classes}, and mixes the two predictions."
+    )
+    if training.get("steps") and training.get("global_batch"):
+        seen = training["steps"] * training["global_batch"]
+        text += f" Over {seen:,} training examples that is about **{round(seen * p):,}** examples with ∅."
+    return text

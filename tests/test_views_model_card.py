@@ -1,0 +1,46 @@
+"""`playground.views.model_card`, and every kind of figure serialising to JSON with a title."""
+
+import json
+
+import numpy as np
+
+from playground import plots
+from playground.views import mlp, model_card
+
+
+def test_model_card_markdown_and_label_dropout(random_dit):
+    card = {
+        "name": "PLACEHOLDER test",
+        "config": random_dit.config_dict(),
+        "data": "digits",
+        "training": {"steps": 100, "global_batch": 64, "label_dropout": 0.1, "loss_log": [[50, 0.5], [100, 0.2]]},
+        "evaluation": {
+            "command": "python -m playground.evaluate",
+            "settings": {"sampler": "ddim", "steps": 50},
+            "rows": [{"name": "s = 1", "accuracy": 0.75}, {"name": "s = 4", "accuracy": 0.97, "samples": 300}],
+        },
+    }
+    text = model_card.model_card_markdown(card, random_dit)
+    assert "placeholder" in text and f"{random_dit.num_parameters():,}" in text
+    assert "| | samples | accuracy |" in text and "| s = 4 | 300 | 0.970 |" in text
+    assert "(sampler ddim, steps 50)" in text
+    assert "about **640** examples" in model_card.label_dropout_markdown(card)  # 100 * 64 * 0.1
+    assert "row **10**" in model_card.label_dropout_markdown(card)
+    assert "No evaluation" in model_card.model_card_markdown({**card, "evaluation": None})
+
+
+def test_loss_curve_and_label_table(random_dit):
+    fig = model_card.loss_curve_figure([[5, 0.9], [10, 0.4]])
+    assert tuple(fig.data[0].x) == (5.0, 10.0) and tuple(fig.data[0].y) == (0.9, 0.4)
+    assert "0.9 → 0.4" in fig.layout.title.text
+    assert len(model_card.loss_curve_figure([]).data) == 0
+    table = model_card.label_table_figure(random_dit)
+    z = np.asarray(table.data[0].z)
+    assert z.shape == (11, 11) and list(table.data[0].x)[-1] == "∅"
+    np.testing.assert_allclose(np.diag(z), 1, atol=1e-6)
+
+
+def test_every_figure_serialises_to_json(random_dit):
+    view = mlp.mlp_view(random_dit, label=0, seed=1)
+    for fig in (view["pca3d"], view["modulation"], plots.message_figure("x")):
+        assert json.loads(fig.to_json())["layout"]["title"]["text"]
