@@ -3,6 +3,8 @@
 import argparse
 import os
 
+from playground.process import apply_process_settings
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network at runtime
 
 
@@ -12,8 +14,13 @@ def main(argv=None):
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     args = parser.parse_args(argv)
+    # The process-wide settings (glibc's malloc thresholds, the C line splitter) are the program's to apply,
+    # not the library's on import; before gradio is imported, since the line splitter speeds up that import.
+    # glibc reads its MALLOC_* environment variables only when a process starts, so setting them here would do
+    # nothing (the Space's settings or a launcher can); mallopt works at any time. See playground/process.py.
+    apply_process_settings()
 
-    from playground.ui import launch_app
+    from playground.ui import launch_app  # imports gradio
 
     launch_app(host=args.host, port=args.port)
 

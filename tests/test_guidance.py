@@ -205,4 +205,5 @@ def test_meaningless_settings_are_refused(random_dit, guidance, message):
 def test_autoguidance_refuses_other_replacements(random_dit):
     for extra in ({"negative_label": 3}, {"classifier": TinyClassifier(), "classifier_scale": 1.0}):
         with pytest.raises(GuidanceError, match="choose one"):
-            sample_cfg_sweep(random_dit, [1], [2.0], steps=2, seed=0, guidance=Guidance(guide_model=random_dit, **extra))
+            guidance = Guidance(guide_model=random_dit, **extra)
+            sample_cfg_sweep(random_dit, [1], [2.0], steps=2, seed=0, guidance=guidance)

@@ -13,12 +13,15 @@ from playground.judge import (
     Judge,
     classify,
     diversity,
+    diversity_standard_error,
     evaluate_samples,
     frechet_distance,
+    frechet_from_features,
     histogram_entropy,
     load_judge,
     nearest_train_distance,
     random_shift,
+    wilson_interval,
 )
 
 
@@ -118,10 +121,10 @@ def test_frechet_distance(judge, held_out):
 def test_evaluate_samples_keys(judge, split, held_out):
     images, labels = held_out
     train = to_model_range(split["train"][0][:100])
-    assert set(evaluate_samples(judge, images[:20], labels[:20])) == {"accuracy", "confidence", "label_entropy",
-                                                                      "diversity"}
+    assert set(evaluate_samples(judge, images[:20], labels[:20])) == {
+        "accuracy", "accuracy_low", "accuracy_high", "confidence", "label_entropy", "diversity", "diversity_se"}
     scores = evaluate_samples(judge, images[:20], labels[:20], real=images, train=train)
-    assert set(scores) >= {"frechet", "nearest_train_mean", "nearest_train_median"}
+    assert set(scores) >= {"frechet", "frechet_se", "nearest_train_mean", "nearest_train_median"}
     assert scores["nearest_train_mean"] > 0  # held-out digits are not in the training set
 
 
@@ -134,3 +137,29 @@ def test_random_shift_translates_each_image():
     for a, p in zip(shifted, padded, strict=True):
         crops = [p[:, i : i + 28, j : j + 28] for i in range(5) for j in range(5)]
         assert any(torch.equal(a, c) for c in crops)
+
+
+def test_wilson_interval_against_the_closed_form():
+    # 8 of 10: centre (p + z^2/2n) / (1 + z^2/n), half-width z sqrt(p(1-p)/n + z^2/4n^2) / (1 + z^2/n)
+    z, n, p = 1.96, 10, 0.8
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert wilson_interval(8, 10) == pytest.approx((centre - half, centre + half))
+    low, high = wilson_interval(4, 4)
+    assert high == 1.0 and low == pytest.approx(0.5101, abs=1e-4)
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def test_diversity_standard_error_is_the_spread_of_fold_means():
+    torch.manual_seed(0)
+    images, labels = torch.rand(20, 1, 28, 28) * 2 - 1, torch.tensor([1] * 10 + [2] * 10)
+    folds = [diversity(images[[i for i in range(20) if (i % 10) % 5 == k]],
+                       labels[[i for i in range(20) if (i % 10) % 5 == k]]) for k in range(5)]
+    expected = torch.tensor(folds).std().item() / math.sqrt(5)
+    assert diversity_standard_error(images, labels) == pytest.approx(expected)
+
+
+def test_frechet_from_features_of_identical_sets_is_zero_and_grows_with_a_shift():
+    f = torch.randn(200, 8, dtype=torch.float64)
+    assert frechet_from_features(f, f) == pytest.approx(0, abs=1e-8)
+    assert frechet_from_features(f + 1.0, f) == pytest.approx(8.0, rel=1e-6)  # |mu1 - mu2|^2 = 8 x 1^2
