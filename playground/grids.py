@@ -15,7 +15,8 @@ def labelled_grid(images, col_labels, row_labels=None, cell=84, pad=6, font_size
     images = np.asarray(images, dtype=np.uint8)
     n_rows, n_cols = images.shape[:2]
     font = ImageFont.load_default(size=font_size)
-    header = font_size + 2 * pad + 4
+    header_lines = max(len(str(text).split("\n")) for text in col_labels)
+    header = header_lines * (font_size + 2) + 2 * pad + 2
     label_lines = [str(label).split("\n") for label in (row_labels or [])]
     left = 0
     if row_labels:
@@ -26,7 +27,10 @@ def labelled_grid(images, col_labels, row_labels=None, cell=84, pad=6, font_size
     draw = ImageDraw.Draw(canvas)
     for c, text in enumerate(col_labels):
         x = left + pad + c * (cell + pad) + cell / 2
-        draw.text((x, header / 2), str(text), fill="black", font=font, anchor="mm")
+        lines = str(text).split("\n")
+        for i, line in enumerate(lines):
+            offset = (i - (len(lines) - 1) / 2) * (font_size + 2)
+            draw.text((x, header / 2 + offset), line, fill="black", font=font, anchor="mm")
     for r in range(n_rows):
         y = header + r * (cell + pad)
         if row_labels:

@@ -141,6 +141,27 @@ def diversity_standard_error(images, labels, folds=5):
     return torch.tensor(per_fold).std().item() / math.sqrt(folds)
 
 
+def diversity_jackknife_se(images, labels):
+    """Jackknife standard error of `diversity` for a handful of samples (leave one sample out at a time).
+
+    sqrt((n - 1) / n * sum_i (d_(-i) - mean d_(-i))^2); NaN with fewer than 3 samples of every digit.
+    """
+    labels = torch.as_tensor(labels)
+    if len(labels) < 3:
+        return math.nan
+    keep = torch.ones(len(labels), dtype=torch.bool)
+    left_out = []
+    for i in range(len(labels)):
+        keep[i] = False
+        left_out.append(diversity(images[keep], labels[keep]))
+        keep[i] = True
+    values = torch.tensor(left_out, dtype=torch.float64)
+    if torch.isnan(values).any():
+        return math.nan
+    n = len(values)
+    return math.sqrt((n - 1) / n * (values - values.mean()).square().sum().item())
+
+
 def frechet_from_features(f1, f2):
     """Frechet distance between Gaussians fitted to two feature sets `[N, D]`, `[M, D]` (float64)."""
     mu1, mu2 = f1.mean(0), f2.mean(0)

@@ -119,3 +119,48 @@ def cosine_similarity_matrix(emb):
     emb = np.asarray(emb, dtype=np.float64)
     unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
     return unit @ unit.T
+
+
+def image_panels(panels, n_cols, title, subtitle=None, height=520, hspace=0.03, vspace=0.12):
+    """Small images side by side, each pixel one cell (no smoothing), with hover values.
+
+    `panels`: list of `(caption, array [H, W], (zmin, zmax), colorscale)`; a None entry leaves its cell empty.
+    """
+    n_rows = -(-len(panels) // n_cols)
+    refs, grid_layout = grid(n_rows, n_cols, [p[0] if p else "" for p in panels], hspace=hspace, vspace=vspace)
+    data = []
+    for ref, panel in zip(refs, panels, strict=False):
+        hidden = {"visible": False}
+        set_axis(grid_layout, ref["xaxis"], **hidden, constrain="domain")
+        set_axis(grid_layout, ref["yaxis"], **hidden, autorange="reversed", scaleanchor=ref["xaxis"])
+        if panel is None:
+            continue
+        _, values, (zmin, zmax), colorscale = panel
+        data.append({"type": "heatmap", "z": np.asarray(values, dtype=np.float64).round(4).tolist(), "zmin": zmin,
+                     "zmax": zmax, "colorscale": colorscale, "showscale": False, **ref,
+                     "hovertemplate": "row %{y}, col %{x}: %{z:.3f}<extra></extra>"})
+    return figure(data, layout(title, subtitle, height=height, **grid_layout))
+
+
+def row_bins(n, max_n):
+    """At most `max_n` contiguous, near-equal bins covering range(n): a list of index arrays (sizes differ by 1)."""
+    return np.array_split(np.arange(n), min(n, max_n)) if n else []
+
+
+def bin_means(values, bins):
+    """Mean of the rows of `values` over each bin of `row_bins`: `[len(bins), ...]`, what a cell standing for
+    those rows holds (a wave too fast for the bin averages towards 0 instead of folding into a false slow one)."""
+    values = np.asarray(values, dtype=np.float64)
+    starts = np.array([b[0] for b in bins])
+    sizes = np.array([len(b) for b in bins], dtype=np.float64)
+    if not all(np.array_equal(b, np.arange(b[0], b[0] + len(b))) for b in bins):
+        raise ValueError("bin_means needs contiguous bins (row_bins makes them)")
+    return np.add.reduceat(values, starts, axis=0) / sizes.reshape((-1,) + (1,) * (values.ndim - 1))
+
+
+def binned_cosine_similarity(emb, bins):
+    """`[B, B]` mean cosine similarity over every pair of rows of two bins: the bins' mean unit vectors dotted."""
+    emb = np.asarray(emb, dtype=np.float64)
+    unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    means = bin_means(unit, bins)
+    return means @ means.T

@@ -13,10 +13,21 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network at runt
 
 import gradio as gr  # noqa: E402
 
-from playground.ui import cfg_sweep_tab, embedding_tab, mlp_tab, model_card_tab  # noqa: E402
+from playground.ui import (  # noqa: E402
+    cfg_sweep_tab,
+    classifier_guidance_tab,
+    embedding_tab,
+    guidance_lab_tab,
+    label_dropout_tab,
+    mlp_tab,
+    model_card_tab,
+)
 from playground.ui.shared import CSS, QUEUE_MAX_SIZE, THEME, VIEW_CONCURRENCY, get_judge, get_model  # noqa: E402
 
-TABS = (embedding_tab, mlp_tab, cfg_sweep_tab, model_card_tab)  # each has build_tab(model, model_error)
+# In the order a learner reads DiT: time, inside the transformer, class and guidance, the model card.
+# Each has build_tab(model, model_error).
+TABS = (embedding_tab, mlp_tab, cfg_sweep_tab, guidance_lab_tab, label_dropout_tab, classifier_guidance_tab,
+        model_card_tab)
 INTRO = (
     "# DiT Playground\n"
     "How a Diffusion Transformer (Peebles & Xie, 2023) is told **when** it is in the denoising schedule (step t) "
