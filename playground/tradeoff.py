@@ -100,6 +100,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--resume", action="store_true", help="keep the curves already in --out")
+    p.add_argument("--report", action="store_true", help="print the tables of --out as markdown; compute nothing")
     add_data_argument(p)
     args = p.parse_args(argv)
     if not 2 <= args.per_class <= 100:
@@ -107,8 +108,33 @@ def parse_args(argv=None):
     return args
 
 
+def report(result):
+    """Markdown tables of a trade-off file: per curve and scale, the scores with their uncertainty."""
+    lines = [f"`{result['command']}` ({result['settings']['per_class']} samples of each digit per point, "
+             f"{result['settings']['sampler']} {result['settings']['steps']} steps, seed {result['settings']['seed']}; "
+             f"real digits' Frechet floor {result['real_floor']['frechet']:.1f})", ""]
+    for name, curve_ in result["curves"].items():
+        lines += [f"**{name}** ({curve_['weights']})", "",
+                  f"| {curve_['x']} | accuracy [95% Wilson] | confidence | diversity ± SE | Frechet ± SE |",
+                  "|---|---|---|---|---|"]
+        for p in curve_["points"]:
+            se = p["diversity_se"]
+            lines.append(f"| {p[curve_['x']]:g} | {p['accuracy']:.3f} [{p['accuracy_low']:.3f}, "
+                         f"{p['accuracy_high']:.3f}] | {p['confidence']:.3f} | {p['diversity']:.2f}"
+                         + ("" if se is None else f" ± {se:.2f}") + f" | {p['frechet']:.1f} ± {p['frechet_se']:.1f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.report:
+        try:
+            with open(args.out) as f:
+                print(report(json.load(f)))
+        except (OSError, json.JSONDecodeError, KeyError) as e:
+            raise SystemExit(f"error: cannot read {args.out}: {e}") from e
+        return
     torch.manual_seed(0)
     try:
         judge = load_judge()

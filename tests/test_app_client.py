@@ -154,3 +154,41 @@ def test_validate_sweep_is_a_plain_function():
         validate_sweep(3, "1", 2, 5, 10, "euler")
     with pytest.raises(ValueError, match="class"):
         validate_sweep(10, "1", 2, 5, 10, "ddim")  # the null class is not a digit to draw
+
+
+def test_guided_step_endpoint(client):
+    panels, norms, summary, trace = client.predict(3, 0, 4, 4.0, api_name="/guided_step")
+    heatmaps = [t for t in plot_json(panels)["data"] if t["type"] == "heatmap"]
+    assert len(heatmaps) == 11 and all(np.array(h["z"]).shape == (28, 28) for h in heatmaps)
+    assert len(plot_json(norms)["data"][0]["y"]) == 8  # one norm per sampler step
+    with pytest.raises(AppError, match="step"):
+        client.predict(3, 0, 99, 4.0, api_name="/guided_step")
+
+
+def test_guidance_lab_endpoint(client):
+    grid, table, interval, tradeoff, frechet, verdict = client.predict(3, 0, 4.0, 2, 82, 578, 0.7, 8,
+                                                                        api_name="/guidance_lab")
+    width, height = Image.open(grid).size
+    assert width > 7 * 76 and height > 2 * 76  # seven methods, two samples
+    assert sum(line.startswith("| ") for line in table.splitlines()) == 1 + 7  # a header and one row per method
+    assert len(plot_json(interval)["data"]) == 3
+    with pytest.raises(AppError, match="t_lo <= t_hi"):
+        client.predict(3, 0, 4.0, 2, 600, 100, 0.7, 8, api_name="/guidance_lab")
+
+
+def test_label_dropout_endpoint(client):
+    grid, live, *_ = client.predict(3, 0, "1, 4", 1, api_name="/label_dropout")
+    width, height = Image.open(grid).size
+    assert height > 3 * 64  # three companions, one sample each
+    assert live.count("cannot guide") == 1  # p = 0 at s = 4 only
+    with pytest.raises(AppError, match="samples"):
+        client.predict(3, 0, "1, 4", 9, api_name="/label_dropout")
+
+
+def test_classifier_guidance_endpoint(client):
+    grid, summary, *plots_out = client.predict(3, 0, 2, "4", "2", api_name="/classifier_guidance")
+    width, _ = Image.open(grid).size
+    assert width > 2 * 76
+    assert summary.count("\n| ") == 2  # one row per guide
+    with pytest.raises(AppError, match="classifier scale"):
+        client.predict(3, 0, 2, "abc", "2", api_name="/classifier_guidance")
