@@ -37,11 +37,14 @@ def plot_json(value):
 
 def test_the_three_named_endpoints_take_simple_inputs(client):
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert set(api) == {"/timestep_embedding", "/mlp_comparison", "/cfg_sweep"}
+    assert {"/timestep_embedding", "/mlp_comparison", "/cfg_sweep", "/flavour_check"} <= set(api)
     names = {k: [p["parameter_name"] for p in v["parameters"]] for k, v in api.items()}
     assert names["/timestep_embedding"] == ["dim", "max_period", "t_start", "t_end", "n_t", "flavour", "inspect_t"]
     assert names["/mlp_comparison"] == ["label", "seed"]
-    assert names["/cfg_sweep"] == ["label", "scales", "samples", "seed", "steps", "sampler"]
+    assert names["/flavour_check"] == ["per_digit", "seed"]
+    assert names["/cfg_sweep"] == ["label", "scales", "samples", "seed", "steps", "sampler", "clip"]
+    clip = api["/cfg_sweep"]["parameters"][-1]
+    assert clip["parameter_has_default"] and clip["parameter_default"] is True  # six-input clients still work
 
 
 def test_timestep_embedding_defaults(client, shipped_model):
@@ -95,8 +98,10 @@ def test_mlp_comparison(client, shipped_model, label):
     assert summary == mlp.mlp_view(shipped_model, label, 0)["summary"]  # the values behind it: test_views_mlp.py
     figs = [plot_json(p) for p in plots]
     assert sum(len(p["plot"]) for p in plots) < PAYLOAD_LIMIT
-    assert len(figs[0]["data"]) == 3 and len(figs[-1]["data"]) == 6  # 3 heatmaps; 6 modulation panels
-    assert ("∅" in summary) == (label == 10)
+    assert len(figs) == 8 and len(figs[0]["data"]) == 3  # 3 heatmaps
+    assert len(figs[5]["data"]) == 8 and len(figs[7]["data"]) == 8  # modulation, class effect: 6 block panels + 2 final
+    assert len(figs[6]["data"]) == 2  # PC1 against sqrt(abar_t) and the log-SNR
+    assert ("∅ (null, 10)" in summary) == (label == 10)  # the class named in the summary
 
 
 def test_mlp_comparison_rejects_a_bad_seed(client):
@@ -122,9 +127,23 @@ def test_cfg_sweep_is_reproducible_and_single_values_work(client):
     second = client.predict(2, "5", 1, 11, 2, "dpm++2m", api_name="/cfg_sweep")
     assert np.array_equal(np.asarray(Image.open(first[0])), np.asarray(Image.open(second[0])))
     # diversity is undefined for one sample: the judge's plot has no diversity line
-    assert [trace["name"] for trace in plot_json(first[1])["data"]] == ["judge accuracy", "judge confidence"]
+    assert [trace["name"] for trace in plot_json(first[1])["data"]] == [
+        "judge accuracy (95% interval)",
+        "judge confidence",
+    ]
     third = client.predict(2, "5", 1, 12, 2, "ddpm", api_name="/cfg_sweep")
     assert Image.open(third[0]).size == Image.open(first[0]).size
+
+
+def test_cfg_sweep_clip_is_optional_and_reaches_the_sampler(client):
+    six = client.predict(3, "1, 20", 2, 0, 4, "ddim", api_name="/cfg_sweep")
+    on = client.predict(3, "1, 20", 2, 0, 4, "ddim", True, api_name="/cfg_sweep")
+    off = client.predict(3, "1, 20", 2, 0, 4, "ddim", False, api_name="/cfg_sweep")
+    pixels = [np.asarray(Image.open(out[0])) for out in (six, on, off)]
+    assert np.array_equal(pixels[0], pixels[1]) and not np.array_equal(pixels[1], pixels[2])
+    assert "Clipping is off" in off[3] and "Clipping is off" not in on[3]
+    with pytest.raises(AppError, match="clip x0"):
+        client.predict(3, "1", 1, 0, 2, "ddim", "maybe", api_name="/cfg_sweep")
 
 
 @pytest.mark.parametrize(
@@ -192,3 +211,34 @@ def test_classifier_guidance_endpoint(client):
     assert summary.count("\n| ") == 2  # one row per guide
     with pytest.raises(AppError, match="classifier scale"):
         client.predict(3, 0, 2, "abc", "2", api_name="/classifier_guidance")
+
+
+def test_inside_dit_endpoint(client, shipped_model):
+    from playground.views import inside
+
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert [p["parameter_name"] for p in api["/inside_dit"]["parameters"]] == list(inside.DEFAULTS)
+    summary, *plots, shape_walk = client.predict(3, 0, 4, 2, 0, 3, 3, api_name="/inside_dit")
+    view = inside.inside_view(shipped_model, 3, 0, 4, 2, 0, 3, 3)
+    assert (summary, shape_walk) == (view["summary"], view["shape_walk"])  # values: test_views_inside.py
+    figs = [plot_json(p) for p in plots]
+    assert sum(len(p["plot"]) for p in plots) < PAYLOAD_LIMIT
+    assert len(figs) == 7 and len(figs[0]["data"]) == 36  # x_t + the query's map, for 6 blocks x 3 heads
+    with pytest.raises(AppError, match="step must be between 1 and 8"):
+        client.predict(3, 0, 9, 2, 0, 3, 3, api_name="/inside_dit")
+
+
+def test_counterfactual_endpoint(client):
+    from playground.views import counterfactual as cf
+
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert [p["parameter_name"] for p in api["/counterfactual"]["parameters"]] == [
+        "experiment", "label", "other_label", "seed", "samples", "scale", "t_mode", "t_value", "cut_kind",
+        "cut_blocks"] == list(cf.DEFAULTS)
+    picture, plot, summary = client.predict("switch the label", 3, 8, 0, 1, 4.0, "offset", 0, "null label", "",
+                                            api_name="/counterfactual")
+    assert Image.open(picture).width > 9 * 64  # one column per switch step k = 0..8
+    assert "Switch 3 → 8 at step k" in summary
+    assert plot_json(plot)["data"][0]["type"] == "heatmap"
+    with pytest.raises(AppError, match="outside the allowed range"):
+        client.predict("cut a route", 3, 8, 0, 1, 4.0, "offset", 0, "null label", "0, 9", api_name="/counterfactual")

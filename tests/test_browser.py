@@ -91,7 +91,7 @@ def test_embedding_knobs_update_the_views(page):
 
 def test_mlp_tab(page):
     page.get_by_role("tab", name=re.compile("With vs without the MLP")).click()
-    page.get_by_text("Neighbouring steps:").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("One step against the whole path:").wait_for(timeout=TIMEOUT_MS)
     wait_for_plots(page, 6)
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
     assert any("before and after the MLP" in t for t in titles)
@@ -107,7 +107,8 @@ def test_cfg_tab_runs_a_sweep(page):
     page.get_by_role("button", name="Classic trade-off").click()
     page.locator("#cfg-grid img").wait_for(timeout=TIMEOUT_MS)
     page.locator("#cfg-trajectory img").wait_for(timeout=TIMEOUT_MS)
-    page.get_by_text("Class 3", exact=True).wait_for(timeout=TIMEOUT_MS)
+    # the tab opens on the default sweep (6 scales); wait for the demo's own summary (5 scales)
+    page.get_by_text(re.compile(r"5 scales, 8 dpm\+\+2m steps")).wait_for(timeout=TIMEOUT_MS)
     assert page.get_by_label(re.compile("guidance scales")).input_value() == "0, 1, 2, 4, 8"
     grid = page.locator("#cfg-grid img")
     assert grid.evaluate("img => img.complete && img.naturalWidth > 200")
@@ -125,8 +126,44 @@ def test_cfg_bad_scales_show_a_readable_error(page):
     page.locator(".toast-close").first.wait_for(state="detached", timeout=TIMEOUT_MS)
 
 
+def open_tab(page, name):
+    """Click a tab by name, through gradio's overflow menu when the tab bar has no room for it."""
+    tab = page.get_by_role("tab", name=re.compile(name))
+    if not tab.is_visible():
+        page.locator(".overflow-menu button, button.overflow-dropdown, .tab-container button[aria-label]").first.click()
+    tab.click()
+
+
+def test_guidance_lab_tab(page):
+    open_tab(page, "Guidance lab")
+    page.locator("#lab-grid img").wait_for(timeout=TIMEOUT_MS)
+    wait_for_plots(page, 5)
+    titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
+    assert any(t.startswith("Step 4 of 8") for t in titles) and any("steps guided" in t for t in titles)
+    shot(page, "05_guidance_lab")
+    page.get_by_role("button", name="Steer a 7 away from 1").click()
+    page.get_by_text("negative class 1", exact=False).first.wait_for(timeout=TIMEOUT_MS)
+    shot(page, "05b_guidance_lab_negative")
+
+
+def test_label_dropout_tab(page):
+    open_tab(page, "Why label dropout")
+    page.locator("#dropout-grid img").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("cannot guide (no null row)").first.wait_for(timeout=TIMEOUT_MS)
+    wait_for_plots(page, 3)
+    shot(page, "06_label_dropout")
+
+
+def test_classifier_guidance_tab(page):
+    open_tab(page, "Classifier guidance")
+    page.locator("#cg-grid img").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("Why the guide must see noise").wait_for(timeout=TIMEOUT_MS)
+    wait_for_plots(page, 4)
+    shot(page, "07_classifier_guidance")
+
+
 def test_model_tab(page):
-    page.get_by_role("tab", name=re.compile("The model")).click()
+    open_tab(page, "The model")
     page.get_by_text("How one network learned").wait_for(timeout=TIMEOUT_MS)
     wait_for_plots(page, 2)
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()

@@ -1,11 +1,20 @@
 """`playground.views.cfg_sweep` and the grids of `playground.grids`: parsing, pictures, judge chart, text."""
 
+import json
+import math
+
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from playground import grids
+from playground.checkpoint import DEFAULT_DIT, load_pretrained
+from playground.data import to_uint8
 from playground.diffusion import sampling_timesteps
+from playground.guidance import Guidance, classifier_free_guidance
+from playground.judge import load_judge, wilson_interval
+from playground.sampling import sample_cfg_sweep
 from playground.views import cfg_sweep
 
 
@@ -61,23 +70,180 @@ def test_capture_steps_and_trajectory_image():
     assert sampling_timesteps(20)[0] == 999  # the first row is labelled t = 999
 
 
-def test_metrics_figure_plots_the_given_numbers():
-    metrics = [
-        {"accuracy": 0.2, "confidence": 0.5, "label_entropy": 1.0, "diversity": 9.0},
-        {"accuracy": 0.9, "confidence": 0.8, "label_entropy": 0.1, "diversity": 7.0},
-    ]
+def scored(accuracy, n=4, **extra):
+    """A metrics row as `judge_metrics` gives it: `accuracy` of `n` samples with its Wilson interval."""
+    hits = round(accuracy * n)
+    low, high = wilson_interval(hits, n)
+    return {"accuracy": hits / n, "accuracy_low": low, "accuracy_high": high, "confidence": 0.9,
+            "label_entropy": 0.0, "diversity": 8.0, "predicted": [3] * hits + [5] * (n - hits), **extra}
+
+
+def test_metrics_figure_plots_the_given_numbers_with_wilson_bars():
+    metrics = [scored(0.25, diversity=9.0), scored(1.0, diversity=7.0)]
     fig = cfg_sweep.metrics_figure([4.0, 0.0], metrics[::-1])  # sorted by scale for the chart
     assert [tuple(t.x) for t in fig.data] == [(0.0, 4.0)] * 3
-    assert tuple(fig.data[0].y) == (0.2, 0.9) and tuple(fig.data[2].y) == (9.0, 7.0)
-    assert "highest at s = 4" in fig.layout.title.text
-    flat = cfg_sweep.metrics_figure([0.0, 1.0], [dict(metrics[0]), dict(metrics[0])])
+    assert tuple(fig.data[0].y) == (0.25, 1.0) and tuple(fig.data[2].y) == (9.0, 7.0)
+    low, high = wilson_interval(1, 4)  # 1 of 4: [0.046, 0.699]
+    all_low = wilson_interval(4, 4)[0]  # 4 of 4: [0.510, 1]
+    np.testing.assert_allclose(fig.data[0].error_y.arrayminus, [0.25 - low, 1.0 - all_low], atol=1e-12)
+    np.testing.assert_allclose(fig.data[0].error_y.array, [high - 0.25, 0.0], atol=1e-12)
+    assert "highest" not in fig.layout.title.text  # 1/4 vs 4/4: the intervals overlap
+    flat = cfg_sweep.metrics_figure([0.0, 1.0], [scored(0.25), scored(0.25)])
     assert "flat" in flat.layout.title.text
     empty = cfg_sweep.metrics_figure([1.0], [], note="no judge here")
     assert len(empty.data) == 0 and "no judge here" in empty.layout.annotations[0].text
 
 
+def test_a_best_scale_is_named_only_when_its_interval_clears_the_others():
+    # 4 samples: 4/4 has [0.51, 1], 3/4 has [0.30, 0.95], 0/4 has [0, 0.49]
+    assert cfg_sweep.best_scale([1.0, 4.0], [scored(0.75), scored(1.0)]) is None
+    assert cfg_sweep.best_scale([0.0, 4.0], [scored(0.0), scored(1.0)]) == 4.0
+    assert cfg_sweep.best_scale([0.0, 2.0, 4.0], [scored(0.0), scored(1.0), scored(1.0)]) is None  # a tie
+    assert cfg_sweep.best_scale([1.0, 4.0], [scored(0.5, n=30), scored(1.0, n=30)]) == 4.0  # 15/30 vs 30/30
+    headline = cfg_sweep.accuracy_headline([0.0, 4.0], [scored(0.0), scored(1.0)])
+    assert "s = 4" in headline and "highest" in headline
+
+
+def test_the_entropy_ceiling_of_a_sweep_comes_from_its_sample_count():
+    assert cfg_sweep.entropy_ceiling(1) == 0.0
+    assert cfg_sweep.entropy_ceiling(4) == pytest.approx(math.log(4))  # 1.386, the default sweep's maximum
+    assert cfg_sweep.entropy_ceiling(cfg_sweep.MAX_SAMPLES) == pytest.approx(math.log(8))  # 2.08 < ln 10
+    assert cfg_sweep.entropy_ceiling(300) == pytest.approx(math.log(10))  # only an all-class run reaches ln 10
+    run = {"label": 3, "samples": 4, "steps": 8, "sampler": "ddim", "clip": True, "seconds": 1.0,
+           "x0_peak": [2.0, 9.0]}
+    summary = cfg_sweep.cfg_summary_markdown([1.0, 4.0], [scored(0.75), scored(1.0)], run)
+    assert f"{math.log(4):.2f}" in summary and f"{math.log(10):.2f}" not in summary
+
+
+def test_negative_scales_put_a_negative_weight_on_the_conditional_prediction():
+    assert cfg_sweep.mix_weights(-3) == (-3.0, 4.0)
+    assert cfg_sweep.mix_weights(4) == (4.0, -3.0)
+    eps_c, eps_u = torch.randn(2, 1, 28, 28).unbind(0)
+    for s in (-3.0, -1.0, 2.0):
+        c, u = cfg_sweep.mix_weights(s)
+        guided = classifier_free_guidance(eps_c, eps_u, s)
+        torch.testing.assert_close(guided, c * eps_c + u * eps_u)
+        # the guided step moves along the label direction eps_c - eps_u with the sign of s
+        along = torch.nn.functional.cosine_similarity((guided - eps_u).flatten(), (eps_c - eps_u).flatten(), dim=0)
+        assert along.item() == pytest.approx(math.copysign(1.0, s), abs=1e-5)
+    text = cfg_sweep.cfg_explainer_markdown([-3.0, 1.0])
+    assert "s = -3 → w = -4 (-3·ε_c + 4·ε_u)" in text and cfg_sweep.NEGATIVE_NOTE in text
+    assert cfg_sweep.NEGATIVE_NOTE not in cfg_sweep.cfg_explainer_markdown([0.0, 1.0, 4.0])
+
+
 def test_cfg_text_uses_dits_convention():
     text = cfg_sweep.cfg_explainer_markdown([0.0, 1.0, 4.0])
     assert "s = 0 → w = -1" in text and "s = 4 → w = 3" in text and "w = s − 1" in text
-    summary = cfg_sweep.cfg_summary_markdown(3, [0.0, 4.0], [], 1.0, 20, "ddim", "judge missing")
+    assert "`guidance_scale` is s" in text
+    run = {"label": 3, "samples": 2, "steps": 20, "sampler": "ddim", "clip": True, "seconds": 1.0, "x0_peak": None}
+    summary = cfg_sweep.cfg_summary_markdown([0.0, 4.0], [], run, "judge missing")
     assert "Class 3" in summary and "judge missing" in summary
+
+
+def test_validate_sweep_takes_clip_last_and_optional():
+    args = (3, "1, 4", 2, 0, 4, "ddim")
+    assert cfg_sweep.validate_sweep(*args)[-1] is True
+    assert cfg_sweep.validate_sweep(*args, False)[-1] is False
+    assert cfg_sweep.validate_sweep(*args, "false")[-1] is False
+    with pytest.raises(ValueError, match="clip x0"):
+        cfg_sweep.validate_sweep(*args, "maybe")
+    assert list(cfg_sweep.DEFAULTS)[-1] == "clip" and cfg_sweep.DEFAULTS["clip"] is True
+
+
+def test_the_clip_toggle_reaches_the_sampler(random_dit):
+    args = (3, [1.0, 8.0], 2, 0, 4, "ddim")
+    off = cfg_sweep.sweep_view(random_dit, *args, clip=False)
+    on = cfg_sweep.sweep_view(random_dit, *args, clip=True)
+    expected = sample_cfg_sweep(random_dit, [3, 3], [1.0, 8.0], steps=4, seed=0, sampler="ddim",
+                                guidance=Guidance(clip=False))
+    assert np.array_equal(np.asarray(off["grid"]), np.asarray(grids.sweep_grid(to_uint8(expected).numpy(),
+                                                                                [1.0, 8.0])))
+    assert not np.array_equal(np.asarray(off["grid"]), np.asarray(on["grid"]))
+    assert "Clipping is off" in off["summary"] and "Clipping is off" not in on["summary"]
+
+
+def test_the_x0_peak_is_the_largest_unclipped_x0_of_each_scale(random_dit):
+    scales = [0.0, 1.0, 4.0]
+    hook, peaks = cfg_sweep.guided_x0_peak(scales)
+    seen = torch.zeros(len(scales))
+
+    def record(step):  # without clipping, the sampler's own x0 is the raw guided one
+        hook(step)
+        seen.copy_(torch.maximum(seen, step["x0"].abs().flatten(1).amax(1)))
+
+    sample_cfg_sweep(random_dit, [1, 2], scales, steps=3, seed=0, sampler="ddim", guidance=Guidance(clip=False),
+                     on_step=record)
+    np.testing.assert_allclose(peaks, seen.numpy(), rtol=1e-5)
+    assert max(peaks) > 1  # outside the data range: what clipping pulls back
+
+
+@pytest.mark.skipif(not DEFAULT_DIT.exists(), reason="the shipped checkpoint is absent")
+def test_without_clipping_strong_guidance_breaks_on_the_shipped_model():
+    """s = 30 on the shipped DiT: clipped, the judge still reads 3s; unclipped, the samples dissolve into blobs."""
+    model, judge = load_pretrained(), load_judge()
+    args = cfg_sweep.validate_sweep(3, "30", 3, 0, 8, "dpm++2m")[:-1]
+    on = cfg_sweep.sweep_view(model, *args, clip=True, judge=judge)
+    off = cfg_sweep.sweep_view(model, *args, clip=False, judge=judge)
+    accuracy = [fig.data[0].y[0] for fig in (on["metrics"], off["metrics"])]
+    assert accuracy[0] == 1.0 and accuracy[1] <= 1 / 3
+
+
+def write_tradeoff(path, points, floor=36.2, curve="cfg"):
+    run = {"settings": {"per_class": 30, "seed": 0, "sampler": "dpm++2m", "steps": 8}, "command": "python -m x",
+           "real_floor": {"frechet": floor}, "curves": {curve: {"x": "s", "points": points}}}
+    path.write_text(json.dumps(run))
+    return path
+
+
+def point(s, frechet, se, accuracy=0.9, diversity=9.0):
+    low, high = wilson_interval(round(accuracy * 300), 300)
+    return {"s": s, "accuracy": accuracy, "accuracy_low": low, "accuracy_high": high, "confidence": 0.9,
+            "diversity": diversity, "diversity_se": 0.1, "frechet": frechet, "frechet_se": se, "seconds": 1.0}
+
+
+def test_the_tradeoff_curve_is_drawn_and_described_from_the_numbers(tmp_path):
+    points = [point(8.0, 174.3, 5.9, 1.0, 8.1), point(0.0, 180.0, 6.0, 0.08, 10.5), point(1.0, 36.7, 3.9, 0.91, 9.2),
+              point(1.5, 40.0, 3.0), point(4.0, 130.7, 5.0)]
+    path = write_tradeoff(tmp_path / "tradeoff.json", points)
+    run, reason = cfg_sweep.load_tradeoff(path)
+    assert reason is None
+    facts = cfg_sweep.tradeoff_facts(run)
+    # 40.0 - 2·3.0 <= 36.7 + 2·3.9: s = 1.5 is within the noise of the best; s = 4 (130.7 ± 5.0) is not
+    assert (facts["best_s"], facts["best_frechet"], facts["tied_with_best"]) == (1.0, 36.7, [1.5])
+    assert (facts["last_s"], facts["last_frechet"], facts["rise_is_real"], facts["floor"]) == (8.0, 174.3, True, 36.2)
+    assert facts["samples"] == 300
+    fig = cfg_sweep.tradeoff_figure(run)
+    assert tuple(fig.data[0].x) == (0.0, 1.0, 1.5, 4.0, 8.0)
+    assert tuple(fig.data[0].y) == (180.0, 36.7, 40.0, 130.7, 174.3)
+    assert tuple(fig.data[0].error_y.array) == (6.0, 3.9, 3.0, 5.0, 5.9)
+    assert [shape.y0 for shape in fig.layout.shapes] == [36.2]  # the real-data floor
+    assert tuple(fig.data[1].y) == (0.08, 0.91, 0.9, 0.9, 1.0) and tuple(fig.data[2].y)[-1] == 8.1
+    text = cfg_sweep.tradeoff_markdown(run)
+    assert "36.7 ± 3.9" in text and "174.3 ± 5.9" in text and "36.2" in text
+
+
+def test_a_rise_within_the_noise_is_not_called_a_rise(tmp_path):
+    path = write_tradeoff(tmp_path / "t.json", [point(1.0, 40.0, 5.0), point(8.0, 50.0, 5.0)])
+    run, _ = cfg_sweep.load_tradeoff(path)
+    facts = cfg_sweep.tradeoff_facts(run)
+    assert facts["rise_is_real"] is False and facts["tied_with_best"] == [8.0]  # 50 - 10 <= 40 + 10
+
+
+def test_a_missing_tradeoff_says_which_command_makes_it(tmp_path):
+    missing = cfg_sweep.tradeoff_view(tmp_path / "absent.json")
+    assert "python -m playground.tradeoff" in missing["markdown"] and len(missing["figure"].data) == 0
+    other = write_tradeoff(tmp_path / "t.json", [point(1.0, 40.0, 5.0)], curve="rescale")
+    no_cfg = cfg_sweep.tradeoff_view(other)
+    assert "no 'cfg' curve" in no_cfg["markdown"] and len(no_cfg["figure"].data) == 0
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert "missing or unreadable" in cfg_sweep.tradeoff_view(broken)["markdown"]
+
+
+@pytest.mark.skipif(not cfg_sweep.TRADEOFF_PATH.exists(), reason="assets/tradeoff.json is not precomputed yet")
+def test_the_shipped_tradeoff_has_a_cfg_curve_from_all_ten_digits():
+    run, reason = cfg_sweep.load_tradeoff()
+    assert reason is None and run["settings"]["per_class"] >= 30
+    facts = cfg_sweep.tradeoff_facts(run)
+    assert facts["samples"] >= 300 and facts["floor"] is not None
+    assert len(cfg_sweep.tradeoff_figure(run).data) == 3

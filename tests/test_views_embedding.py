@@ -52,18 +52,70 @@ def test_column_info_matches_the_frequency_formula():
     np.testing.assert_allclose(diffusers["omega"][:128], np.exp(-math.log(10000) * np.arange(128) / 127), rtol=1e-6)
 
 
-def test_heatmap_values_are_the_embedding_at_the_shown_rows():
+def wavelengths(dim, max_period=10000.0):
+    half = dim // 2
+    w = 2 * math.pi / np.exp(-math.log(max_period) * np.arange(half) / half)
+    return np.concatenate([w, w, [np.inf] * (dim % 2)])
+
+
+def test_heatmap_cells_are_the_means_of_the_t_they_stand_for():
+    """Item 1: 1000 t in 200 rows: each cell is the mean over its 5 t, and waves under 3 rows per cycle are blank."""
     view = embedding.embedding_view(dim=64, t_start=0, t_end=999, n_t=1000, inspect_t="4")
     heat = view["heatmap"].data[0]
     z = np.asarray(heat.z, dtype=np.float64)
-    ts = np.asarray(heat.y, dtype=np.float64)
     assert z.shape == (embedding.MAX_HEATMAP_ROWS, 64)
-    np.testing.assert_allclose(ts[[0, -1]], [0, 999])
-    np.testing.assert_allclose(z, dit_formula(ts, 64), atol=2e-3)  # float32 args at t ~ 1000
+    exact = dit_formula(np.arange(1000.0), 64).reshape(200, 5, 64).mean(axis=1)  # bins of 5 consecutive t
+    centres = np.arange(1000.0).reshape(200, 5).mean(axis=1)
+    np.testing.assert_allclose(np.asarray(heat.y, dtype=np.float64), centres, atol=1e-3)
+    blank = wavelengths(64) < 3 * 5.0  # the displayed rows are 5 steps apart
+    assert blank.sum() == 2 * np.sum(wavelengths(64)[:32] < 15) > 0
+    assert np.all(np.isnan(z[:, blank])) and not np.any(np.isnan(z[:, ~blank]))
+    np.testing.assert_allclose(z[:, ~blank], exact[:, ~blank], atol=2e-3)  # float32 args at t ~ 1000
     texts = " ".join(a.text for a in view["heatmap"].layout.annotations)
     assert "cos half" in texts and "sin half" in texts
-    assert "200 of 1000 t rows" in view["heatmap"].layout.title.subtitle.text
-    assert "Downsampled" in view["notes"]
+    assert f"{int(blank.sum())} columns" in view["heatmap"].layout.title.subtitle.text
+    assert "mean" in view["notes"]
+
+
+def test_default_heatmap_draws_no_folded_wave():
+    """Item 1 at the defaults: column 0 (6.28 steps per cycle) is not drawn as a slow wave, nor is any column that
+    the displayed rows sample fewer than 3 times per cycle; every drawn column is the bin mean of its t."""
+    view = embedding.embedding_view()
+    z = np.asarray(view["heatmap"].data[0].z, dtype=np.float64)
+    exact = dit_formula(np.arange(1000.0), 256).reshape(200, 5, 256).mean(axis=1)
+    drawn = ~np.isnan(z[0])
+    assert np.all(wavelengths(256)[drawn] >= 15) and np.all(wavelengths(256)[~drawn] < 15)
+    assert not drawn[0] and (~drawn).sum() == 26
+    np.testing.assert_allclose(z[:, drawn], exact[:, drawn], atol=2e-3)
+
+
+def test_similarity_cells_are_the_mean_over_the_pairs_they_stand_for():
+    view = embedding.embedding_view(dim=32, t_start=0, t_end=999, n_t=1000, inspect_t="4")
+    z = np.asarray(view["similarity"].data[0].z, dtype=np.float64)
+    full = plots.cosine_similarity_matrix(dit_formula(np.arange(1000.0), 32))
+    np.testing.assert_allclose(z, full.reshape(200, 5, 200, 5).mean(axis=(1, 3)), atol=1e-5)
+
+
+def test_title_says_fast_to_slow_within_each_half():
+    """Item 12: the wavelength grows within each half and drops back where the second half starts."""
+    for flavour, (first, second) in (("dit", ("cos", "sin")), ("diffusers", ("sin", "cos"))):
+        info = embedding.column_info(256, flavour=flavour)
+        w, half = info["wavelength"], info["half"]
+        assert np.all(np.diff(w[:half]) > 0) and np.all(np.diff(w[half:]) > 0) and w[half] < w[half - 1]
+        assert (info["kind"][0], info["kind"][half]) == (first, second)
+        title = embedding.embedding_view(flavour=flavour, inspect_t="1")["heatmap"].layout.title.text
+        assert f"a {first} half and a {second} half, each fast (left) to slow (right)" in title
+
+
+def test_lines_never_draw_a_wave_under_three_points_per_cycle():
+    for t_end, max_period in ((999, 10000.0), (20000, 10000.0), (99999, 10000.0)):
+        fig = embedding.dimension_lines(0, t_end, 256, max_period, "dit")
+        spacing = t_end / (embedding.MAX_T_POINTS - 1)
+        for trace in fig.data:
+            col = int(trace.name.split()[1])
+            assert wavelengths(256)[col] >= 3 * spacing
+    too_fast = embedding.dimension_lines(0, 99999, 8, 2.0, "dit")  # every wave repeats in under 13 steps
+    assert not too_fast.data and "Too fast" in too_fast.layout.title.text
 
 
 def test_heatmap_hover_names_frequency_and_wavelength():
@@ -90,6 +142,10 @@ def test_wide_embeddings_are_downsampled_to_the_column_cap():
     z = np.asarray(view["heatmap"].data[0].z)
     assert z.shape == (embedding.MAX_HEATMAP_ROWS, embedding.MAX_HEATMAP_COLS)
     assert "256 of 1024 columns" in view["heatmap"].layout.title.subtitle.text
+    cols = plots.even_indices(1024, embedding.MAX_HEATMAP_COLS)
+    exact = dit_formula(np.linspace(0, 999, 2000), 1024)[:, cols].reshape(200, 10, 256).mean(axis=1)
+    drawn = ~np.isnan(z[0])
+    np.testing.assert_allclose(z[:, drawn], exact[:, drawn], atol=2e-3)
     total = sum(payload(view[k]) for k in ("heatmap", "dims", "similarity"))
     assert total < PAYLOAD_LIMIT
 
@@ -106,15 +162,48 @@ def test_cosine_similarity_of_dit_embedding_depends_only_on_the_lag():
     np.testing.assert_allclose(sim, sim.T)
 
 
-def test_similarity_headline_finds_the_first_lag_below_one_half():
+def lag_similarity(dim, lags):
+    half = dim // 2
+    freqs = np.exp(-math.log(10000) * np.arange(half) / half)
+    return np.array([np.cos(lag * freqs).mean() for lag in lags])
+
+
+@pytest.mark.parametrize("dim", [2, 4, 8, 256])
+def test_similarity_headline_states_what_holds_for_every_gap(dim):
+    """Item 2: similarity is not monotone in the gap; the headline's gap is the one beyond which it stays < 0.5."""
     ts = np.arange(1000.0)
-    emb = dit_formula(ts, 256)
-    freqs = np.exp(-math.log(10000) * np.arange(128) / 128)
-    sims = np.array([np.cos(lag * freqs).mean() for lag in range(1, 1000)])
-    first = int(np.argmax(sims < 0.5)) + 1
-    title, subtitle = embedding.similarity_headline(ts, emb)
-    assert f"≥ {first} apart" in title
+    lags = np.arange(1, 1000)
+    sims = lag_similarity(dim, lags)
+    full = plots.cosine_similarity_matrix(dit_formula(ts, dim))
+    highest = np.array([full.diagonal(k).max() for k in lags])  # every pair at that gap, not only from t = 0
+    np.testing.assert_allclose(highest, sims, atol=1e-9)
+    gaps, computed = embedding.similarity_by_gap(ts, dit_formula(ts, dim))
+    np.testing.assert_allclose(computed, sims, atol=1e-9)
+    first, stable, peak_gap, peak = embedding.separation_gap(gaps, computed)
+    below = sims < 0.5
+    assert first == lags[np.argmax(below)]
+    expected_stable = None if not below[-1] else lags[np.flatnonzero(~below)[-1] + 1]
+    assert stable == expected_stable
+    after = sims[int(first) - 1 :]
+    assert peak == pytest.approx(after.max()) and peak_gap == lags[int(first) - 1 + np.argmax(after)]
+    if stable is not None:
+        assert np.all(sims[int(stable) - 1 :] < 0.5) and sims[int(stable) - 2] >= 0.5
+    title, subtitle = embedding.similarity_headline(ts, dit_formula(ts, dim))
+    if stable is None:
+        assert "No gap is safe" in title and "back above" in title
+    else:
+        assert f"≥ {embedding.fmt(stable)}" in title
     assert f"{sims[0]:.3f}" in subtitle
+
+
+def test_similarity_headline_at_the_published_values():
+    """The issue's numbers: at dim 2, 4, 8, 256 the similarity climbs back to 1.0, 0.999, 0.948 and 0.501."""
+    ts = np.arange(1000.0)
+    peaks = {dim: embedding.separation_gap(*embedding.similarity_by_gap(ts, dit_formula(ts, dim)))[3]
+             for dim in (2, 4, 8, 256)}
+    assert [round(peaks[d], 3) for d in (2, 4, 8, 256)] == [1.0, 0.999, 0.948, 0.501]
+    first, stable, _, _ = embedding.separation_gap(*embedding.similarity_by_gap(ts, dit_formula(ts, 256)))
+    assert (first, stable) == (53, 57)
 
 
 def test_diffusers_dit_differs_from_dit_by_the_published_amount():

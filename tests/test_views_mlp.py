@@ -1,4 +1,4 @@
-"""`playground.views.mlp`: the raw, trained and fresh embeddings, their statistics and the modulation."""
+"""`playground.views.mlp`: the raw, trained and fresh embeddings, their statistics, figures and sentences."""
 
 import math
 
@@ -8,17 +8,28 @@ import pytest
 import torch
 from view_helpers import PAYLOAD_LIMIT, dit_formula, payload
 
+from playground import plots
+from playground.checkpoint import load_pretrained
+from playground.diffusion import ALPHAS_CUMPROD
 from playground.model import DiT
 from playground.views import mlp
 
 
+@pytest.fixture(scope="module")
+def shipped():
+    return load_pretrained()
+
+
 def test_raw_sinusoid_moves_the_same_distance_every_step():
+    """Item 5: a step is measured against the part that varies with t (rows minus their mean), not the offset."""
     raw = dit_formula(np.arange(1000.0), 256)
     d = mlp.neighbour_distinguishability(raw)
     freqs = np.exp(-math.log(10000) * np.arange(128) / 128)
-    expected = math.sqrt(2 * np.sum(1 - np.cos(freqs))) / math.sqrt(128)  # every row has norm sqrt(128)
+    varying = math.sqrt(np.mean(np.sum((raw - raw.mean(axis=0)) ** 2, axis=1)))
+    expected = math.sqrt(2 * np.sum(1 - np.cos(freqs))) / varying
     np.testing.assert_allclose(d, expected, rtol=1e-9)
     np.testing.assert_allclose(mlp.neighbour_distinguishability(7.5 * raw), d)  # scale-free
+    np.testing.assert_allclose(mlp.neighbour_distinguishability(raw + 50.0), d)  # a constant offset does not count
 
 
 def test_pca_of_a_planar_circle():
@@ -49,31 +60,98 @@ def test_fresh_embedder_has_the_reference_init_and_keeps_the_global_rng(random_d
         assert torch.all(layer.bias == 0)
 
 
-def test_fresh_dit_has_zero_modulation(random_dit):
-    """adaLN-Zero: an initialised DiT modulates nothing; the trained one (random here) does."""
-    fresh = DiT(**random_dit.config_dict()).eval()
-    ts = np.array([0.0, 500.0, 999.0])
-    strength, _ = mlp.modulation_strength(fresh, 3, ts)
-    assert strength.shape == (6, 2, 3) and np.all(strength == 0)
-    strength, trace = mlp.modulation_strength(random_dit, 3, ts)
-    manual = trace["modulation"][1]["gate_mlp"].abs().mean(dim=1).numpy()
-    np.testing.assert_allclose(strength[5, 1], manual, rtol=1e-6)
+def bin_means(values, size):
+    values = np.asarray(values, dtype=np.float64)
+    return values.reshape(len(values) // size, size, *values.shape[1:]).mean(axis=1)
+
+
+def test_mlp_heatmap_cells_are_bin_means_and_fast_raw_columns_blank(random_dit):
+    """Item 1 in tab 2: rows are bins of 10 t (each cell their mean); raw waves under 3 rows per cycle are blank."""
+    stats = mlp.family_stats(random_dit, 0)
+    fig = mlp.mlp_heatmaps(stats["family"])
+    raw_z = np.asarray(fig.data[0].z, dtype=np.float64)
+    trained_z = np.asarray(fig.data[1].z, dtype=np.float64)
+    freqs = np.exp(-math.log(10000) * np.arange(128) / 128)
+    blank = np.tile(2 * np.pi / freqs < 30, 2)  # rows 10 steps apart
+    assert blank.sum() == 44
+    exact = bin_means(dit_formula(np.arange(1000.0), 256), 10)
+    assert np.all(np.isnan(raw_z[:, blank])) and not np.any(np.isnan(raw_z[:, ~blank]))
+    np.testing.assert_allclose(raw_z[:, ~blank], exact[:, ~blank], atol=2e-3)
+    np.testing.assert_allclose(trained_z, bin_means(stats["family"]["trained"], 10), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(fig.data[0].y, dtype=np.float64), np.arange(4.5, 1000, 10), atol=1e-4)
+    subtitle = fig.layout.title.subtitle.text
+    assert "bins of 10" in subtitle and "44 raw columns" in subtitle
+    sims = mlp.mlp_similarities(stats["family"])
+    full = plots.cosine_similarity_matrix(stats["family"]["fresh"])
+    np.testing.assert_allclose(
+        np.asarray(sims.data[2].z, dtype=np.float64), full.reshape(100, 10, 100, 10).mean(axis=(1, 3)), atol=1e-5
+    )
+
+
+def test_signal_level_is_oriented_and_correlated():
+    sqrt_abar = np.sqrt(ALPHAS_CUMPROD.double().numpy())
+    noise = np.random.default_rng(0).normal(size=1000)
+    signal = mlp.signal_level(-(3 * sqrt_abar + 0.1 * noise))
+    assert signal["corr_sqrt_abar"] > 0
+    assert np.corrcoef(signal["pc1"], sqrt_abar)[0, 1] == pytest.approx(signal["corr_sqrt_abar"])
+    abar = ALPHAS_CUMPROD.double().numpy()
+    np.testing.assert_allclose(signal["log_snr"], np.log(abar / (1 - abar)))
+
+
+def test_shipped_t_emb_is_one_feature_that_tracks_the_signal_level(shipped):
+    """Items 5 and 7 on the shipped checkpoint: the numbers the summary states, computed here independently."""
+    with torch.no_grad():
+        t_emb = shipped.t_embedder(torch.arange(1000.0)).double().numpy()
+        table = shipped.y_embedder.embedding_table.weight.double().numpy()
+    varying = t_emb - t_emb.mean(axis=0)
+    _, s, vt = np.linalg.svd(varying, full_matrices=False)
+    explained = s[0] ** 2 / np.sum(s**2)
+    sqrt_abar = np.sqrt(ALPHAS_CUMPROD.double().numpy())
+    corr = abs(np.corrcoef(varying @ vt[0], sqrt_abar)[0, 1])
+    assert explained == pytest.approx(0.956, abs=0.01) and corr == pytest.approx(0.987, abs=0.005)
+    view = mlp.mlp_view(shipped, 3, 0)
+    stats = mlp.family_stats(shipped, 0)
+    assert stats["ratio"]["trained"][0] == pytest.approx(explained, abs=1e-6)
+    assert stats["signal"]["corr_sqrt_abar"] == pytest.approx(corr, abs=1e-6)
+    assert f"explains {100 * explained:.0f} %" in view["summary"] and f"correlation {corr:.3f}" in view["summary"]
+    rms = math.sqrt(np.mean(np.sum(varying**2, axis=1)))
+    class_part = np.linalg.norm(table[3] - table[10])
+    parts = mlp.time_and_class(shipped, 3, stats["family"])
+    assert parts["varying"] == pytest.approx(rms, rel=1e-5) and parts["class"] == pytest.approx(class_part, rel=1e-6)
+    assert rms / class_part > 3  # the part of t_emb that varies is larger than the class part (not its offset)
+    assert f"{rms:.3g}" in view["summary"] and f"{class_part:.3g}" in view["summary"]
+    early = np.linalg.norm(np.diff(t_emb, axis=0), axis=1)[:100].mean() / rms
+    raw = dit_formula(np.arange(1000.0), 256)
+    raw_rms = math.sqrt(np.mean(np.sum((raw - raw.mean(0)) ** 2, axis=1)))
+    early_raw = np.linalg.norm(np.diff(raw, axis=0), axis=1)[:100].mean() / raw_rms
+    assert stats["steps"]["trained"][:100].mean() == pytest.approx(early, rel=1e-4)
+    assert 10 < early_raw / early < 30  # against the varying part: ~18x, not the 70x of the offset-laden norm
+    assert f"{early_raw / early:.2g}× less" in view["summary"]
+    assert len(view["signal"].data) == 2
+
+
+def test_pca_sentence_counts_the_components_of_each_curve(random_dit):
+    """Item 6: the sentence's counts are the components for 90 % of each curve's variance."""
+    view = mlp.mlp_view(random_dit, 3, 0)
+    stats = mlp.family_stats(random_dit, 0)
+    for name, dims in (("raw", 256), ("trained", 64), ("fresh", 64)):
+        emb = stats["family"][name] - stats["family"][name].mean(0)
+        s = np.linalg.svd(emb, compute_uv=False) ** 2
+        count = int(np.searchsorted(np.cumsum(s / s.sum()), 0.9 - 1e-12) + 1)
+        assert f"{name} {count} of {dims}" in view["summary"]
+    assert "1-D curve" in view["summary"]
 
 
 def test_mlp_view_outputs_and_numbers(random_dit):
     view = mlp.mlp_view(random_dit, label=10, seed=0)  # the null class is allowed
-    figures = ["heatmaps", "similarities", "pca2d", "pca3d", "distinguishability", "modulation"]
+    figures = ["heatmaps", "similarities", "pca2d", "pca3d", "distinguishability", "signal", "modulation",
+               "class_effect"]
     assert all(isinstance(view[k], go.Figure) for k in figures)
     assert sum(payload(view[k]) for k in figures) < PAYLOAD_LIMIT
     stats = mlp.family_stats(random_dit, 0)
     assert stats["family"]["raw"].shape == (1000, 256) and stats["family"]["trained"].shape == (1000, 64)
-    early = {k: v[:100].mean() for k, v in stats["steps"].items()}
-    ratio = early["trained"] / early["raw"]
-    word = "more" if ratio >= 1 else "less"
-    amount = ratio if ratio >= 1 else 1 / ratio
-    assert f"{amount:.2g}× {word} distinguishable" in view["summary"]
     assert f"raw {mlp.components_for(stats['ratio']['raw'])} of 256" in view["summary"]
-    assert "∅ (null, 10)" in view["summary"]
+    assert "∅ (null, 10)" in view["summary"] and "the mean over the digits" in view["summary"]
     assert len(view["distinguishability"].data) == 3
     with pytest.raises(ValueError, match="class label"):
         mlp.mlp_view(random_dit, label=11)

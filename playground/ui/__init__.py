@@ -18,6 +18,7 @@ from playground.ui import (  # noqa: E402
     classifier_guidance_tab,
     embedding_tab,
     guidance_lab_tab,
+    inside_tab,
     label_dropout_tab,
     mlp_tab,
     model_card_tab,
@@ -26,8 +27,8 @@ from playground.ui.shared import CSS, QUEUE_MAX_SIZE, THEME, VIEW_CONCURRENCY, g
 
 # In the order a learner reads DiT: time, inside the transformer, class and guidance, the model card.
 # Each has build_tab(model, model_error).
-TABS = (embedding_tab, mlp_tab, cfg_sweep_tab, guidance_lab_tab, label_dropout_tab, classifier_guidance_tab,
-        model_card_tab)
+TABS = (embedding_tab, mlp_tab, inside_tab, cfg_sweep_tab, guidance_lab_tab, label_dropout_tab,
+        classifier_guidance_tab, model_card_tab)
 INTRO = (
     "# DiT Playground\n"
     "How a Diffusion Transformer (Peebles & Xie, 2023) is told **when** it is in the denoising schedule (step t) "

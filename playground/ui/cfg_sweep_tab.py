@@ -1,5 +1,6 @@
 """Tab 3, classifier-free guidance: widgets from `views.cfg_sweep.DEFAULTS` and its caps, one-click presets;
-`/cfg_sweep`."""
+`/cfg_sweep`. The tab opens on the default sweep, computed once when the app is built (about a second), and
+shows the precomputed all-class trade-off (`assets/tradeoff.json`) under the live sweep."""
 
 import gradio as gr
 
@@ -11,13 +12,13 @@ from playground.ui.shared import (
     class_count,
     get_judge,
     get_model,
-    image,
     plot,
     require_model,
     user_error,
 )
 from playground.views import cfg_sweep as view
 from playground.views.cfg_sweep import (
+    CLIP_NOTE,
     DEFAULTS,
     MAX_IMAGE_STEPS,
     MAX_SAMPLES,
@@ -37,19 +38,28 @@ CONFUSIONS = """
   unconditional prediction and move s times along the direction the label adds. s = 1 is the plain
   conditional model; s > 1 exaggerates what makes the sample look like the class.
 - **Which s is "typical" depends on the convention and the data.** DiT's `sample.py` uses s = 4 for pictures and
-  s = 1.5 for its FID numbers; Ho & Salimans' w is s − 1, so s = 4 is w = 3. More guidance: more recognisable,
-  less varied; too much: bold, saturated, all alike.
+  s = 1.5 for its FID numbers; Ho & Salimans' w is s − 1, so s = 4 is w = 3. diffusers' `guidance_scale` is this
+  s (DiT's and Stable Diffusion's pipelines alike): Stable Diffusion's default 7.5 and the "5-7" you read about
+  are s, i.e. w = 6.5 and 4-6. More guidance: more recognisable, less varied; too much: bold, saturated, all alike.
+- **Negative scale ≠ negative prompt.** s < 0 keeps ε_u as the anchor and reverses the label's direction:
+  ε_u + s·(ε_c − ε_u) with s < 0 moves away from the digit. A negative prompt (or negative class) keeps s > 1 and
+  replaces ε_u by the prediction for another label, ε_neg + s·(ε_c − ε_neg): towards the digit, away from that
+  other label.
+- {CLIP}
 - **Cost:** each step runs the network on the batch twice (with the label and with ∅), as one doubled batch.
 - **Channels:** the reference DiT guides only 3 of its 4 latent channels (a leftover it keeps for exact
   reproducibility); here there is a single pixel channel, so the whole image is guided.
 """
 
 
-def cfg_sweep(label, scales, samples, seed, steps, sampler, progress=PROGRESS):
-    """Sample one class at several guidance scales from shared noise; grid, judge scores, trajectory."""
+def cfg_sweep(label, scales, samples, seed, steps, sampler, clip=True, progress=PROGRESS):
+    """Sample one class at several guidance scales from shared noise; grid, judge scores, trajectory.
+
+    `clip` (last, optional: clients of the six-input endpoint still work) clips x0 and re-derives eps.
+    """
     model, _ = get_model()
     args = user_error(
-        view.validate_sweep, label, scales, samples, seed, steps, sampler, num_classes=class_count(model)
+        view.validate_sweep, label, scales, samples, seed, steps, sampler, clip, num_classes=class_count(model)
     )
     model = require_model()
     judge, judge_note = get_judge()
@@ -57,11 +67,28 @@ def cfg_sweep(label, scales, samples, seed, steps, sampler, progress=PROGRESS):
     return out["grid"], out["metrics"], out["trajectory"], out["summary"], out["formula"]
 
 
+def initial_sweep(model):
+    """The default sweep's outputs, so the tab opens on a result (None without a model)."""
+    if model is None:
+        return None
+    judge, judge_note = get_judge()
+    args = view.validate_sweep(*DEFAULTS.values(), num_classes=class_count(model))
+    return view.sweep_view(model, *args, judge=judge, judge_note=judge_note)
+
+
+def opening_image(elem_id, value):
+    """`shared.image`, showing `value` from the start (shared.image takes no value)."""
+    return gr.Image(value=value, show_label=False, type="pil", format="png", interactive=False, height=380,
+                    elem_id=elem_id, buttons=[])
+
+
 def build_tab(model, model_error):
     """The sweep's knobs and presets on the left; samples, denoising, judge scores and the formula on the right."""
     choices = [(str(i), i) for i in range(class_count(model))]
+    first = initial_sweep(model) or {}
+    tradeoff = view.tradeoff_view()
     with gr.Tab("3 · Classifier-free guidance", id="cfg"):
-        formula = gr.Markdown(view.cfg_explainer_markdown(), latex_delimiters=LATEX)
+        formula = gr.Markdown(first.get("formula", view.cfg_explainer_markdown()), latex_delimiters=LATEX)
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 gr.Markdown("**One-click demos**")
@@ -76,6 +103,11 @@ def build_tab(model, model_error):
                     seed = gr.Number(value=DEFAULTS["seed"], precision=0, label="seed", minimum=0)
                     sampler = gr.Dropdown(list(SAMPLERS), value=DEFAULTS["sampler"], label="sampler")
                 steps = gr.Slider(1, MAX_STEPS, value=DEFAULTS["steps"], step=1, label="denoising steps")
+                clip = gr.Checkbox(
+                    value=DEFAULTS["clip"],
+                    label="clip x0 to [-1, 1] and re-derive ε",
+                    info="untick to see strong guidance without it (the 'Without clipping x0' demo)",
+                )
                 run = gr.Button("Sample", variant="primary", elem_classes="big-run")
                 gr.Markdown(
                     f"Caps per run: {MAX_SCALES} scales, {MAX_SAMPLES} samples, {MAX_STEPS} steps, "
@@ -87,18 +119,26 @@ def build_tab(model, model_error):
                 with gr.Row():
                     with gr.Column():
                         gr.Markdown("**Samples**: columns = guidance scale s; rows share their starting noise")
-                        grid = image("cfg-grid")
+                        grid = opening_image("cfg-grid", first.get("grid"))
                     with gr.Column():
                         gr.Markdown("**Denoising** (row 1): the predicted clean image x0 at a few steps")
-                        trajectory = image("cfg-trajectory")
-                metrics_plot = plot()
+                        trajectory = opening_image("cfg-trajectory", first.get("trajectory"))
+                metrics_plot = plot(value=first.get("metrics"))
                 summary = gr.Markdown(
-                    "Pick a one-click demo or press **Sample**. Each run takes a few seconds per "
-                    "scale on CPU; the bar over the images counts the denoising steps."
+                    first.get("summary", "Pick a one-click demo or press **Sample**.")
+                    + "\n\nEach run takes a few seconds per scale on CPU; the bar over the images counts the steps.",
+                    elem_id="cfg-summary",
                 )
+                gr.Markdown(
+                    "**Beyond one digit and a few samples:** the live sweep above judges one digit from at most "
+                    f"{MAX_SAMPLES} samples per scale, too few for a distribution-level score. The same sampler on "
+                    "all ten digits, precomputed:"
+                )
+                plot(value=tradeoff["figure"])
+                gr.Markdown(tradeoff["markdown"])
         with gr.Accordion("Common confusions about guidance", open=False):
-            gr.Markdown(CONFUSIONS)
-        inputs = [label, scales, samples, seed, steps, sampler]  # the order of DEFAULTS and of each preset
+            gr.Markdown(CONFUSIONS.replace("{CLIP}", CLIP_NOTE))
+        inputs = [label, scales, samples, seed, steps, sampler, clip]  # the order of DEFAULTS and of each preset
         outputs = [grid, metrics_plot, trajectory, summary, formula]
         gr.on(
             triggers=[run.click, scales.submit],

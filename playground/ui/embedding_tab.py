@@ -1,10 +1,13 @@
 """Tab 1, the timestep embedding: widgets from `views.embedding.DEFAULTS` and its caps; `/timestep_embedding`."""
 
+import threading
+
 import gradio as gr
 
 from playground.embedding import FLAVOURS
-from playground.ui.shared import VIEW_CONCURRENCY, get_model, plot, user_error
-from playground.views import embedding
+from playground.ui import shared
+from playground.ui.shared import get_judge, get_model, image, plot, require_model, user_error
+from playground.views import embedding, flavours
 from playground.views.embedding import DEFAULTS, MAX_DIM, MAX_MAX_PERIOD, MAX_T_POINTS, MIN_MAX_PERIOD
 from playground.views.inspector import MAX_INSPECT_T
 
@@ -24,8 +27,34 @@ CONFUSIONS = """
 - **The waves are fixed, the MLP is learned.** `timestep_embedding` has no weights; `Linear → SiLU → Linear` after
   it is trained with the rest of the model. The next tab shows what training did to it.
 - **Cos or sin first?** DiT puts the cos half first; diffusers' default puts sin first and spaces the frequencies
-  slightly differently (`downscale_freq_shift=1`). Weights trained with one must be run with the same one.
+  slightly differently (`downscale_freq_shift=1`); diffusers' DiT port keeps cos first with the shifted spacing.
+  Which mismatch hurts a trained model is an empirical question: the flavour check above samples ours under each.
 """
+FLAVOUR_INTRO = (
+    "### Does the flavour matter to a trained model?\n"
+    "Our checkpoint was trained with DiT's embedding. Here it samples every digit under each flavour (its "
+    "`t_embedder` reads that flavour's `t_freq`), from the same noise, and the judge reads the digits."
+)
+
+
+def flavour_check(per_digit, seed):
+    """The shipped model sampled under each embedding flavour from the same noise, judged: samples and table."""
+    args = user_error(flavours.validate_flavour_inputs, per_digit, seed)
+    model = require_model()
+    judge, judge_note = get_judge()
+    if judge is None:
+        raise gr.Error(judge_note)
+    view = flavours.flavour_view(model, judge, *args)
+    return view["grid"], view["summary"]
+
+
+def _default_flavour_check():
+    """The default check (computed in the background at start, then cached), or a note when it cannot run."""
+    try:
+        return flavour_check(**flavours.DEFAULTS)
+    except gr.Error as e:
+        return None, f"*The flavour check cannot run: {e.message}*"
+
 
 
 def timestep_embedding_view(dim, max_period, t_start, t_end, n_t, flavour, inspect_t):
@@ -64,7 +93,7 @@ def build_tab(model, model_error):
                 flavour = gr.Radio(list(FLAVOURS), value=DEFAULTS["flavour"], label="flavour")
                 gr.Markdown(
                     f"Caps: dim ≤ {MAX_DIM}, up to {MAX_T_POINTS} t, up to {MAX_INSPECT_T} inspector "
-                    f"values. Each view runs {VIEW_CONCURRENCY} requests at a time.",
+                    f"values. Each view runs {shared.VIEW_CONCURRENCY} requests at a time.",
                     elem_classes="caps",
                 )
             with gr.Column(scale=4):
@@ -83,8 +112,42 @@ def build_tab(model, model_error):
                 inspector = gr.Markdown(initial[3])
             with gr.Column(scale=2):
                 notes = gr.Markdown(initial[4])
+        with gr.Group():
+            gr.Markdown(FLAVOUR_INTRO)
+            with gr.Row(equal_height=True):
+                per_digit = gr.Slider(
+                    1, flavours.MAX_PER_DIGIT, value=flavours.DEFAULTS["per_digit"], step=1,
+                    label="samples per digit and scale", scale=2,
+                )
+                flavour_seed = gr.Number(
+                    value=flavours.DEFAULTS["seed"], precision=0, label="seed", minimum=0, scale=1
+                )
+                run = gr.Button("Run the check", variant="primary", scale=1)
+                gr.Markdown(
+                    f"Guidance s = {' and '.join(f'{s:g}' for s in flavours.SCALES)}; {flavours.STEPS} "
+                    f"{flavours.SAMPLER} steps; 3 flavours × 2 scales × 10 digits × samples per digit. The "
+                    "default check runs in the background when the app starts.",
+                    elem_classes="caps",
+                )
+            with gr.Row():
+                with gr.Column(scale=1):
+                    grid = image("flavour-grid")
+                with gr.Column(scale=1):
+                    table = gr.Markdown("*Sampling under each flavour…*")
         with gr.Accordion("Common confusions about the timestep embedding", open=False):
             gr.Markdown(CONFUSIONS)
+        run.click(
+            flavour_check,
+            inputs=[per_digit, flavour_seed],
+            outputs=[grid, table],
+            api_name="flavour_check",
+            preprocess=False,
+            concurrency_limit=shared.SAMPLING_CONCURRENCY,
+            concurrency_id="sampling",
+        )
+        if model is not None:
+            threading.Thread(target=_default_flavour_check, daemon=True).start()  # warm the cache at start
+            gr.on(None, _default_flavour_check, outputs=[grid, table], api_visibility="private")  # on page load
         gr.on(
             triggers=[
                 dim.release,

@@ -9,7 +9,8 @@ from playground.views.mlp import DEFAULTS
 INTRO = (
     "The same steps t = 0..999 three ways: the **raw sinusoid** `t_freq`, the **trained** "
     "`t_emb` of the shipped model, and a **freshly initialised** MLP (DiT's init, seeded). "
-    "Then where t goes next: the adaLN-Zero shift / scale / gate of every block."
+    "Then where t goes next: the adaLN-Zero shift / scale / gate of every block and of the final layer, and what "
+    "the class changes in them."
 )
 
 
@@ -25,6 +26,8 @@ def mlp_comparison(label, seed):
         view["distinguishability"],
         view["pca3d"],
         view["modulation"],
+        view["signal"],
+        view["class_effect"],
     )
 
 
@@ -39,8 +42,10 @@ def build_tab(model, model_error):
             seed = gr.Number(value=DEFAULTS["seed"], precision=0, label="seed of the fresh MLP", scale=1)
             button = gr.Button("Compute", variant="primary", scale=1)
         summary = gr.Markdown("*Computing…*")
-        heatmaps, similarities, distinct, pca2d, pca3d, modulation = (plot() for _ in range(6))  # in page order
-        outputs = [summary, heatmaps, similarities, pca2d, distinct, pca3d, modulation]  # the endpoint's order
+        heatmaps, similarities, distinct, signal, pca2d, pca3d, modulation, class_effect = (
+            plot() for _ in range(8)
+        )  # in page order
+        outputs = [summary, heatmaps, similarities, pca2d, distinct, pca3d, modulation, signal, class_effect]
         gr.on(
             triggers=[button.click, label.change, seed.submit],
             fn=mlp_comparison,

@@ -2,17 +2,20 @@
 
 `sweep_view` returns everything the tab shows; `validate_sweep` checks a request against the caps below (a client
 can skip the widgets); `DEFAULTS` are the widgets' initial values (the sweep's own defaults live in
-`playground.diffusion`) and `PRESETS` the one-click demos.
+`playground.diffusion`) and `PRESETS` the one-click demos. `tradeoff_view` draws the distribution-level picture
+from the all-class run that `python -m playground.tradeoff` precomputes (`assets/tradeoff.json`).
 """
 
 import math
 import time
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import torch
 
 from playground import plots
+from playground.checkpoint import ASSETS
 from playground.data import to_uint8
 from playground.diffusion import (
     DEFAULT_LABEL,
@@ -21,12 +24,18 @@ from playground.diffusion import (
     DEFAULT_SCALES,
     DEFAULT_STEPS,
     SAMPLERS,
+    alpha_sigma,
 )
 from playground.grids import capture_steps, sweep_grid, trajectory_image
+from playground.guidance import Guidance, classifier_free_guidance
 from playground.inputs import MAX_SEED, as_choice, as_int, fmt, parse_number_list
-from playground.judge import classify, diversity
+from playground.judge import classify, diversity, wilson_interval
 from playground.model import DiTConfig
 from playground.sampling import sample_cfg_sweep
+from playground.views import tradeoff_curves as curves
+
+TRADEOFF_PATH = curves.TRADEOFF_FILE  # written by `python -m playground.tradeoff`
+TRADEOFF_COMMAND = f"{curves.COMMAND} --out assets/tradeoff.json"
 
 SCALE_RANGE = (-5.0, 30.0)
 MAX_SCALES = 8  # guidance scales in one CFG sweep
@@ -42,6 +51,7 @@ DEFAULTS = MappingProxyType(
         "seed": 0,
         "steps": DEFAULT_STEPS,
         "sampler": DEFAULT_SAMPLER,
+        "clip": True,  # clip x0 to [-1, 1] and re-derive eps at every step (the reference's DDIM)
     }
 )
 PRESETS = {  # one-click demos: the sweep's arguments, in the order of DEFAULTS
@@ -49,6 +59,7 @@ PRESETS = {  # one-click demos: the sweep's arguments, in the order of DEFAULTS
     "Too much guidance": {**DEFAULTS, "label": 5, "scales": "1, 4, 10, 20, 30", "samples": 4, "seed": 1},
     "Unconditional vs conditional": {**DEFAULTS, "label": 7, "scales": "0, 1", "samples": 8, "seed": 2},
     "Negative guidance": {**DEFAULTS, "label": 3, "scales": "-3, -1, 0, 1, 3", "samples": 4, "seed": 3},
+    "Without clipping x0": {**DEFAULTS, "label": 3, "scales": "1, 2, 4, 8", "samples": 4, "seed": 0, "clip": False},
 }
 KIND_COLOURS = {"accuracy": "#1f77b4", "confidence": "#ff7f0e", "diversity": "#2ca02c"}
 
@@ -58,7 +69,18 @@ def parse_scales(text):
     return parse_number_list(text, name="guidance scale", max_count=MAX_SCALES, lo=SCALE_RANGE[0], hi=SCALE_RANGE[1])
 
 
-def validate_sweep(label, scales, samples, seed, steps, sampler, num_classes=DiTConfig.num_classes):
+def as_bool(value, name):
+    """`value` as a bool: True/False (or 1/0, "true"/"false" from a client that sends text)."""
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1) and not isinstance(value, float):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"{name} must be true or false, got {value!r}.")
+
+
+def validate_sweep(label, scales, samples, seed, steps, sampler, clip=True, num_classes=DiTConfig.num_classes):
     """Checked sweep arguments, or ValueError with a message for the person at the screen."""
     label = as_int(label, "class", 0, num_classes - 1)  # the null class is not a digit to draw
     scale_list = parse_scales(scales)
@@ -66,41 +88,100 @@ def validate_sweep(label, scales, samples, seed, steps, sampler, num_classes=DiT
     seed = as_int(seed, "seed", 0, MAX_SEED)
     steps = as_int(steps, "steps", 1, MAX_STEPS)
     sampler = as_choice(sampler, "sampler", SAMPLERS)
+    clip = as_bool(clip, "clip x0")
     work = len(scale_list) * samples * steps
     if work > MAX_IMAGE_STEPS:
         raise ValueError(
             f"{len(scale_list)} scales × {samples} samples × {steps} steps = {work} image-steps; the limit is "
             f"{MAX_IMAGE_STEPS}. Use fewer scales, samples or steps."
         )
-    return label, scale_list, samples, seed, steps, sampler
+    return label, scale_list, samples, seed, steps, sampler, clip
 
 
 def judge_metrics(judge, samples, label):
-    """Per scale: accuracy, confidence, label entropy and diversity from the judge.
+    """Per scale: accuracy with its 95% Wilson interval, confidence, label entropy, diversity, judged labels.
 
     `samples`: float `[S, N, 1, 28, 28]` in [-1, 1], as `sample_cfg_sweep` returns them.
     """
-    labels = torch.full((samples.shape[1],), int(label), dtype=torch.long)
+    n = samples.shape[1]
+    labels = torch.full((n,), int(label), dtype=torch.long)
     metrics = []
     for images in samples:
         scores = classify(judge, images, labels)
         spread = diversity(images, labels)
+        hits = sum(int(p == int(label)) for p in scores["predicted"])
+        low, high = wilson_interval(hits, n)
         metrics.append(
             {
                 "accuracy": scores["accuracy"],
+                "accuracy_low": low,
+                "accuracy_high": high,
                 "confidence": scores["confidence"],
                 "label_entropy": scores["label_entropy"],
                 "diversity": spread if math.isfinite(spread) else None,  # NaN with a single sample
+                "predicted": scores["predicted"],
             }
         )
     return metrics
 
 
-def sweep_view(model, label, scales, samples, seed, steps, sampler, judge=None, judge_note=None, progress=None):
+def entropy_ceiling(n, num_classes=DiTConfig.num_classes):
+    """The largest entropy (nats) a histogram of `n` judged labels over `num_classes` can have: ln min(n, classes).
+
+    A sweep draws one digit with at most `MAX_SAMPLES` samples, so ln 10 is out of its reach; its ideal is 0.
+    """
+    return math.log(max(1, min(int(n), num_classes)))
+
+
+def mix_weights(scale):
+    """(weight of eps_c, weight of eps_u) in the guided prediction s * eps_c + (1 - s) * eps_u."""
+    return float(scale), 1.0 - float(scale)
+
+
+def best_scale(scales, metrics):
+    """The scale whose accuracy is highest with a 95% interval above every other scale's, else None.
+
+    With 4 samples a scale at 4/4 has the interval [0.51, 1]: it beats only a scale at 0/4, so most sweeps
+    name no best scale, and the view must not pretend otherwise.
+    """
+    if len(metrics) < 2:
+        return None
+    top = max(range(len(metrics)), key=lambda i: metrics[i]["accuracy"])
+    others = [m for i, m in enumerate(metrics) if i != top]
+    if all(metrics[top]["accuracy_low"] > m["accuracy_high"] for m in others):
+        return scales[top]
+    return None
+
+
+
+
+def guided_x0_peak(scales):
+    """An `on_step` hook that records, per scale, the largest |x0| the guided prediction implies before any clip.
+
+    Returns `(hook, peaks)`: after sampling, `peaks[k]` is that maximum over every step, row and pixel of scale k.
+    The data lie in [-1, 1]; this is what clipping x0 pulls back at each step.
+    """
+    s = torch.as_tensor([float(v) for v in scales], dtype=torch.float32).view(-1, 1, 1, 1, 1)
+    peaks = [0.0] * len(scales)
+
+    def hook(step):
+        alpha, sigma = alpha_sigma(step["t"])
+        eps = classifier_free_guidance(step["eps_cond"], step["eps_other"], s.to(step["x_t"].device))
+        x0 = (step["x_t"] - sigma * eps) / alpha
+        for k, peak in enumerate(x0.abs().flatten(1).amax(1).tolist()):
+            peaks[k] = max(peaks[k], peak)
+
+    return hook, peaks
+
+
+def sweep_view(
+    model, label, scales, samples, seed, steps, sampler, clip=True, judge=None, judge_note=None, progress=None
+):
     """Sample one class at several guidance scales from shared noise; grid, judge scores, trajectory, text.
 
-    Takes the checked arguments of `validate_sweep`. `progress(value, desc=...)`, if given, hears about each
-    step (`value` = (step, total)) and the judging (1.0). Without a judge, `judge_note` says why.
+    Takes the checked arguments of `validate_sweep` (`clip`: clip x0 and re-derive eps at each step).
+    `progress(value, desc=...)`, if given, hears about each step (`value` = (step, total)) and the judging (1.0).
+    Without a judge, `judge_note` says why.
     """
     progress = progress or (lambda value, desc=None: None)
     keep = set(capture_steps(steps))
@@ -111,66 +192,119 @@ def sweep_view(model, label, scales, samples, seed, steps, sampler, judge=None, 
         if step in keep:
             frames[step] = to_uint8(x0[:, 0]).numpy()  # row 0 at every scale: [S, H, W]
 
+    peak_hook, peaks = guided_x0_peak(scales)
     progress((0, steps), desc="starting from noise")
     start = time.perf_counter()
     samples_out = sample_cfg_sweep(
-        model, [label] * samples, scales, steps=steps, seed=seed, sampler=sampler, callback=on_step
+        model,
+        [label] * samples,
+        scales,
+        steps=steps,
+        seed=seed,
+        sampler=sampler,
+        guidance=Guidance(clip=clip),
+        callback=on_step,
+        on_step=peak_hook,
     )
     elapsed = time.perf_counter() - start
     images = to_uint8(samples_out).numpy()  # [S, N, 28, 28]
     progress(1.0, desc="judging")
     metrics = judge_metrics(judge, samples_out, label) if judge is not None else []
+    run = {"label": label, "samples": samples, "steps": steps, "sampler": sampler, "clip": clip,
+           "seconds": elapsed, "x0_peak": peaks}
     return {
         "grid": sweep_grid(images, scales),
         "metrics": metrics_figure(scales, metrics, judge_note),
         "trajectory": trajectory_image(frames, scales, steps),
-        "summary": cfg_summary_markdown(label, scales, metrics, elapsed, steps, sampler, judge_note),
+        "summary": cfg_summary_markdown(scales, metrics, run, judge_note),
         "formula": cfg_explainer_markdown(scales),
     }
 
 
+CLIP_NOTE = (
+    "**Clip x0:** at every step the predicted clean image x̂0 is clipped to the data range [-1, 1] and ε is "
+    "re-derived from the clipped x̂0 (the reference DDIM's clip; diffusers' `use_clipped_model_output`). Guidance "
+    "pushes x̂0 far outside that range, so in pixel space this clip is what keeps large s working; DiT's own "
+    "`sample.py` runs in a VAE's latent space with `clip_denoised=False`, where there is no pixel range to clip to."
+)
+NEGATIVE_NOTE = (
+    "**s < 0** pushes away from the digit: $\\hat\\epsilon - \\epsilon_u = s\\,(\\epsilon_c - \\epsilon_u)$ then "
+    "points opposite to what the label adds, and the weight on $\\epsilon_c$ is negative. That is not a negative "
+    "prompt, which keeps s > 1 and replaces $\\epsilon_u$ by another class's prediction: "
+    "$\\epsilon_{neg} + s\\,(\\epsilon_c - \\epsilon_{neg})$ moves towards the digit and away from that class."
+)
+
+
 def cfg_explainer_markdown(scales=None):
-    """The guidance formula in DiT's `s` convention, with the Ho & Salimans `w` for the chosen scales."""
+    """The guidance formula in DiT's `s` convention, with the Ho & Salimans `w` and the mix weights of the scales."""
     text = (
         "$$\\hat\\epsilon = \\epsilon_u + s\\,(\\epsilon_c - \\epsilon_u) = s\\,\\epsilon_c + (1-s)\\,\\epsilon_u$$\n\n"
         "One network gives both: $\\epsilon_c$ with the digit, $\\epsilon_u$ with the null label ∅ (row 10). "
         "**s = 0** unconditional · **s = 1** conditional · **s > 1** pushes past the conditional prediction, away "
-        "from the unconditional one. Ho & Salimans' $(1+w)\\,\\epsilon_c - w\\,\\epsilon_u$ means **w = s − 1**."
+        "from the unconditional one · **s < 0** pushes away from the digit itself. Ho & Salimans' "
+        "$(1+w)\\,\\epsilon_c - w\\,\\epsilon_u$ means **w = s − 1**; diffusers' `guidance_scale` is s."
     )
     if scales:
-        pairs = ", ".join(f"s = {fmt(s)} → w = {fmt(s - 1)}" for s in scales)
-        text += f"\n\nThis sweep: {pairs}."
+        pairs = []
+        for s in scales:
+            c, u = mix_weights(s)
+            pairs.append(f"s = {fmt(s)} → w = {fmt(s - 1)} ({fmt(c)}·ε_c {'−' if u < 0 else '+'} {fmt(abs(u))}·ε_u)")
+        text += f"\n\nThis sweep: {', '.join(pairs)}."
+        if any(s < 0 for s in scales):
+            text += "\n\n" + NEGATIVE_NOTE
     return text
 
 
 def metrics_figure(scales, metrics, note=None):
-    """Judge accuracy and confidence (left axis) and diversity (right axis) against the guidance scale."""
+    """Judge accuracy with 95% Wilson intervals and confidence (left axis), diversity (right axis) against s."""
     if not metrics:
         return plots.message_figure(note or "The judge is not available, so there are no scores for this run.")
     order = np.argsort(scales, kind="stable")
     xs = [float(scales[i]) for i in order]
-    data = []
-    for key, label in (("accuracy", "judge accuracy"), ("confidence", "judge confidence")):
-        data.append(
-            {
-                "type": "scatter",
-                "x": xs,
-                "y": [metrics[i][key] for i in order],
-                "mode": "lines+markers",
-                "name": label,
-                "line": {"color": KIND_COLOURS[key], "width": 3},
-                "marker": {"size": 10},
-                "hovertemplate": f"s = %{{x}}<br>{label} %{{y:.3f}}<extra></extra>",
-                "xaxis": "x",
-                "yaxis": "y",
-            }
-        )
+    ordered = [metrics[i] for i in order]
+    accuracy = [m["accuracy"] for m in ordered]
+    data = [
+        {
+            "type": "scatter",
+            "x": xs,
+            "y": accuracy,
+            "error_y": {
+                "type": "data",
+                "symmetric": False,
+                "array": [m["accuracy_high"] - m["accuracy"] for m in ordered],
+                "arrayminus": [m["accuracy"] - m["accuracy_low"] for m in ordered],
+                "thickness": 2,
+                "width": 6,
+            },
+            "customdata": [[m["accuracy_low"], m["accuracy_high"]] for m in ordered],
+            "mode": "lines+markers",
+            "name": "judge accuracy (95% interval)",
+            "line": {"color": KIND_COLOURS["accuracy"], "width": 3},
+            "marker": {"size": 10},
+            "hovertemplate": "s = %{x}<br>accuracy %{y:.2f} [%{customdata[0]:.2f}, %{customdata[1]:.2f}]"
+            "<extra></extra>",
+            "xaxis": "x",
+            "yaxis": "y",
+        },
+        {
+            "type": "scatter",
+            "x": xs,
+            "y": [m["confidence"] for m in ordered],
+            "mode": "lines+markers",
+            "name": "judge confidence",
+            "line": {"color": KIND_COLOURS["confidence"], "width": 3},
+            "marker": {"size": 10},
+            "hovertemplate": "s = %{x}<br>judge confidence %{y:.3f}<extra></extra>",
+            "xaxis": "x",
+            "yaxis": "y",
+        },
+    ]
     if all(m.get("diversity") is not None for m in metrics):
         data.append(
             {
                 "type": "scatter",
                 "x": xs,
-                "y": [metrics[i]["diversity"] for i in order],
+                "y": [m["diversity"] for m in ordered],
                 "mode": "lines+markers",
                 "name": "diversity (right axis)",
                 "line": {"color": KIND_COLOURS["diversity"], "width": 3, "dash": "dash"},
@@ -180,17 +314,19 @@ def metrics_figure(scales, metrics, note=None):
                 "yaxis": "y2",
             }
         )
+    n = len(ordered[0].get("predicted", [])) or None
     pad = max((max(xs) - min(xs)) * 0.05, 0.25)
     dotted = {"color": "#888", "dash": "dot"}
+    subtitle = f"bars: 95% Wilson intervals from {n} sample{'s' if n != 1 else ''} per scale" if n else None
     figure_layout = plots.layout(
-        accuracy_headline(xs, [metrics[i]["accuracy"] for i in order]),
-        note or "dotted lines: s = 0 unconditional, s = 1 conditional",
+        accuracy_headline(xs, ordered),
+        note or subtitle or "dotted lines: s = 0 unconditional, s = 1 conditional",
         height=420,
         margin={"l": 70, "r": 70, "t": 90, "b": 115},
         xaxis={
             "anchor": "y",
             "domain": [0.0, 0.94],
-            "title": {"text": "guidance scale s"},
+            "title": {"text": "guidance scale s (dotted: s = 0 and s = 1)"},
             "range": [min(xs) - pad, max(xs) + pad],
         },
         yaxis={"anchor": "x", "domain": [0.0, 1.0], "title": {"text": "accuracy / confidence"}, "range": [0, 1.05]},
@@ -212,42 +348,207 @@ def metrics_figure(scales, metrics, note=None):
     return plots.figure(data, figure_layout)
 
 
-def accuracy_headline(scales, accuracy):
-    """A title that states what the judge saw across the scales."""
+def accuracy_headline(scales, metrics):
+    """A title that states what the judge saw across the scales, and names a best scale only if it is one.
+
+    `metrics` in the order of `scales`, each with accuracy and its 95% interval.
+    """
+    accuracy = [m["accuracy"] for m in metrics]
     lo, hi = min(accuracy), max(accuracy)
     if hi - lo < 0.05:
         return f"The judge's view: accuracy is flat at {hi:.2f} across these scales"
-    best = [s for s, a in zip(scales, accuracy, strict=True) if a == hi]
-    where = f"s = {fmt(best[0])}" if len(best) == 1 else f"s = {', '.join(fmt(s) for s in best)}"
-    return f"The judge's view: accuracy {lo:.2f} to {hi:.2f}, highest at {where}"
+    best = best_scale(scales, metrics)
+    if best is not None:
+        return f"The judge's view: accuracy {lo:.2f} to {hi:.2f}, highest at s = {fmt(best)}, clear of the others"
+    return f"The judge's view: accuracy {lo:.2f} to {hi:.2f}; the 95% intervals overlap, so no scale is clearly best"
 
 
-def cfg_summary_markdown(label, scales, metrics, elapsed_s, steps, sampler, judge_note=None):
+def cfg_summary_markdown(scales, metrics, run, judge_note=None):
+    """The run in words and a table. `run`: label, samples, steps, sampler, clip, seconds, x0_peak (per scale)."""
+    n = run["samples"]
     lines = [
         (
-            f"**Class {label}**, {len(scales)} scales, {steps} {sampler} steps, sampled in {elapsed_s:.1f} s. "
-            "Every row starts from the same noise at every scale, so a row shows what guidance alone changes."
+            f"**Class {run['label']}**, {len(scales)} scales, {run['steps']} {run['sampler']} steps, sampled in "
+            f"{run['seconds']:.1f} s. Every row starts from the same noise at every scale, so a row shows what "
+            "guidance alone changes."
         )
     ]
+    peaks = run.get("x0_peak")
+    if metrics or peaks:
+        header = ["s", "w"]  # short headers and no confidence (it is in the chart): no cell breaks at 1280 px
+        if metrics:
+            header += ["accuracy [95%]", "judge read", "entropy", "diversity"]
+        header.append("peak x̂0")
+        rows = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+        for k, s in enumerate(scales):
+            cells = [fmt(s), fmt(s - 1)]
+            if metrics:
+                m = metrics[k]
+                cells += [
+                    f"{m['accuracy']:.2f} [{m['accuracy_low']:.2f}, {m['accuracy_high']:.2f}]",
+                    " ".join(str(p) for p in sorted(m.get("predicted", []))),
+                    f"{m['label_entropy']:.2f}",
+                    f"{m['diversity']:.3g}" if m.get("diversity") is not None else "–",
+                ]
+            cells.append(f"{peaks[k]:.1f}" if peaks else "–")
+            rows.append("| " + " | ".join(cells) + " |")
+        lines.append("\n".join(rows))
+    if peaks:
+        top = max(range(len(scales)), key=lambda k: peaks[k])
+        if run["clip"]:
+            lines.append(
+                "Peak x̂0: the largest absolute pixel of the guided x̂0 over all steps, before clipping; the data "
+                f"lie in [-1, 1]. It reaches {peaks[top]:.1f} at s = {fmt(scales[top])}: clipping x̂0 (on) pulls it "
+                "back at every step and ε is re-derived from the clipped x̂0."
+            )
+        else:
+            lines.append(
+                f"**Clipping is off:** the steps use the raw x̂0, whose largest pixel reaches {peaks[top]:.1f} at "
+                f"s = {fmt(scales[top])} (the data lie in [-1, 1]); strong guidance turns into speckle and blobs."
+            )
     if metrics:
-        header = (
-            "| s | w = s − 1 | judge accuracy | confidence | entropy of judged labels | pixel diversity |\n"
-            "|---|---|---|---|---|---|"
-        )
-        rows = [
-            f"| {fmt(s)} | {fmt(s - 1)} | {m['accuracy']:.2f} | {m['confidence']:.2f} | "
-            f"{m.get('label_entropy', float('nan')):.2f} | "
-            + (f"{m['diversity']:.3g}" if m.get("diversity") is not None else "– (needs 2 samples)")
-            + " |"
-            for s, m in zip(scales, metrics, strict=True)
-        ]
-        lines.append("\n".join([header, *rows]))
+        ceiling = entropy_ceiling(n)
         lines.append(
-            "Accuracy: share of samples the judge reads as the requested digit. Entropy (nats) of the judged "
-            "labels: 0 = all read as one digit, ln 10 = 2.30 = spread over all ten. Diversity: mean pixel distance "
-            "between samples of the same scale (lower = more alike)."
+            f"Accuracy: share of the {n} samples the judge reads as {run['label']}, with its 95% Wilson interval. "
+            f"Judge read: the digit the judge saw in each sample. Entropy (nats) of those readings: 0 = all "
+            f"read as one digit, the ideal here since one digit is asked for; with {n} sample{'s' if n != 1 else ''} "
+            f"it can be at most ln {min(n, 10)} = {ceiling:.2f} (the all-ten-digit reading belongs to the model "
+            "card's evaluation). Diversity: mean pixel distance between samples of the same scale (lower = more "
+            "alike; – with one sample). w = s − 1, Ho & Salimans' scale."
             + (" At s = 0 the label is ignored, so accuracy there is about chance." if 0 in scales else "")
+            + (" At s < 0 guidance pushes away from the digit: see what the judge reads instead." if any(
+                s < 0 for s in scales) else "")
         )
     if judge_note:
         lines.append(judge_note)
     return "\n\n".join(lines)
+
+
+def load_tradeoff(path=TRADEOFF_PATH, curve="cfg"):
+    """`(run, None)` with `run` the JSON of `python -m playground.tradeoff` holding `curve`, or `(None, reason)`."""
+    shown = Path(path)
+    if shown.is_relative_to(ASSETS.parent):
+        shown = shown.relative_to(ASSETS.parent)  # say assets/tradeoff.json, not this machine's full path
+    run = curves.load_tradeoff(path)
+    if run is None:
+        return None, f"{shown} is missing or unreadable: precompute it with `{TRADEOFF_COMMAND}` (30 of each digit)."
+    if not curves.points(run, curve):
+        return None, f"{shown} has no '{curve}' curve yet: rerun `{TRADEOFF_COMMAND} --resume --methods {curve}`."
+    return run, None
+
+
+def tradeoff_points(run, curve="cfg"):
+    """The curve's points sorted by scale, each with `s` set to its scale (s, or g for classifier guidance)."""
+    return sorted(({**p, "s": float(curves.scale_of(p))} for p in curves.points(run, curve)), key=lambda p: p["s"])
+
+
+def tradeoff_facts(run, curve="cfg"):
+    """What the all-class curve says, computed: the lowest Frechet distance and the scales whose ±2 SE reach it
+    (`tradeoff_curves.best_point`), the last scale's, whether its rise is beyond that noise, accuracy and diversity."""
+    points = tradeoff_points(run, curve)
+    best, overlaps = curves.best_point(points)
+    last = points[-1]
+    settings = run.get("settings", {})
+    return {
+        "samples": settings.get("per_class", 0) * 10,
+        "per_class": settings.get("per_class"),
+        "best": best,
+        "best_s": best["s"],
+        "best_frechet": best["frechet"],
+        "tied_with_best": [p["s"] for p in overlaps],
+        "last": last,
+        "last_s": last["s"],
+        "last_frechet": last["frechet"],
+        "rise_is_real": last is not best and all(p is not last for p in overlaps),
+        "floor": run.get("real_floor", {}).get("frechet"),
+        "first": points[0],
+    }
+
+
+def tradeoff_markdown(run, curve="cfg"):
+    """The sentence computed from the precomputed all-class curve."""
+    f = tradeoff_facts(run, curve)
+    first, last = f["first"], f["last"]
+    text = (
+        f"**The whole distribution** ({f['samples']} samples per scale, {f['per_class']} of each digit; "
+        f"`{run.get('command', TRADEOFF_COMMAND).strip()}`): the Frechet distance to held-out real digits is lowest "
+        f"at **s = {fmt(f['best_s'])}** ({curves.fmt_point(f['best'], 'frechet')}"
+        + (f"; real digits against real digits: {f['floor']:.1f}" if f["floor"] is not None else "")
+        + ")"
+    )
+    if f["tied_with_best"]:
+        text += f", with s = {', '.join(fmt(s) for s in f['tied_with_best'])} within 2 standard errors of it"
+    if f["rise_is_real"]:
+        text += f", and rises to {curves.fmt_point(last, 'frechet')} at s = {fmt(f['last_s'])}"
+    else:
+        text += f"; at s = {fmt(f['last_s'])} it is {curves.fmt_point(last, 'frechet')}, within the noise"
+    text += (
+        f". Judge accuracy goes from {curves.fmt_point(first, 'accuracy')} at s = {fmt(first['s'])} to "
+        f"{curves.fmt_point(last, 'accuracy')} at s = {fmt(f['last_s'])}, and diversity from "
+        f"{curves.fmt_point(first, 'diversity', 2)} to {curves.fmt_point(last, 'diversity', 2)}."
+    )
+    if f["rise_is_real"]:
+        text += (
+            f" Past s = {fmt(f['best_s'])}, more guidance does not make the samples better as a whole: it makes "
+            "the set of digits less like real handwriting."
+        )
+    return text
+
+
+def tradeoff_figure(run, curve="cfg"):
+    """Frechet distance (± SE, with the real-data floor), accuracy (95% interval) and diversity (± SE) against s."""
+    points = tradeoff_points(run, curve)
+    xs = [p["s"] for p in points]
+    refs, grid_layout = plots.grid(
+        1, 3, ["Frechet distance to real digits (lower = closer)", "judge accuracy", "diversity (pixel distance)"],
+        hspace=0.08,
+    )
+
+    def line(key, colour, ref, error, name):
+        return {
+            "type": "scatter", "x": xs, "y": [p[key] for p in points], "mode": "lines+markers", "name": name,
+            "line": {"color": colour, "width": 3}, "marker": {"size": 8}, "error_y": error, "showlegend": False,
+            "hovertemplate": f"s = %{{x}}<br>{name} %{{y:.3g}}<extra></extra>", **ref,
+        }
+
+    def se_bars(key):
+        return {"type": "data", "array": [p.get(key) or 0 for p in points], "thickness": 2, "width": 5}
+
+    wilson = {
+        "type": "data", "symmetric": False, "thickness": 2, "width": 5,
+        "array": [p["accuracy_high"] - p["accuracy"] for p in points],
+        "arrayminus": [p["accuracy"] - p["accuracy_low"] for p in points],
+    }
+    data = [
+        line("frechet", "#d62728", refs[0], se_bars("frechet_se"), "Frechet"),
+        line("accuracy", KIND_COLOURS["accuracy"], refs[1], wilson, "accuracy"),
+        line("diversity", KIND_COLOURS["diversity"], refs[2], se_bars("diversity_se"), "diversity"),
+    ]
+    shapes = []
+    floor = run.get("real_floor", {}).get("frechet")
+    if floor is not None:
+        shapes.append({"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": floor, "y1": floor,
+                       "line": {"color": "#555", "dash": "dash"}})
+        grid_layout["annotations"].append(
+            {"text": f"real digits: {floor:.1f}", "xref": "x", "yref": "y", "x": xs[-1], "y": floor,
+             "xanchor": "right", "yanchor": "bottom", "showarrow": False, "font": {"size": 13, "color": "#555"}})
+    f = tradeoff_facts(run, curve)
+    title = (f"All ten digits, {f['samples']} samples per scale: Frechet distance lowest at s = {fmt(f['best_s'])} "
+             f"({f['best_frechet']:.1f}), {f['last_frechet']:.1f} at s = {fmt(f['last_s'])}")
+    figure_layout = plots.layout(title, "error bars: ± 1 standard error (Frechet, diversity), 95% Wilson interval "
+                                 "(accuracy); dashed: real training digits against the held-out ones",
+                                 height=380, margin={"l": 60, "r": 20, "t": 100, "b": 60}, shapes=shapes,
+                                 **grid_layout)
+    for ref in refs:
+        plots.set_axis(figure_layout, ref["xaxis"], title={"text": "guidance scale s"})
+    plots.set_axis(figure_layout, refs[0]["yaxis"], rangemode="tozero")
+    plots.set_axis(figure_layout, refs[1]["yaxis"], range=[0, 1.05])
+    return plots.figure(data, figure_layout)
+
+
+def tradeoff_view(path=TRADEOFF_PATH, curve="cfg"):
+    """`{"figure", "markdown"}` of the precomputed all-class curve, or a figure and text that say what is missing."""
+    run, reason = load_tradeoff(path, curve)
+    if run is None:
+        return {"figure": plots.message_figure(reason, title="No precomputed trade-off"), "markdown": reason}
+    return {"figure": tradeoff_figure(run, curve), "markdown": tradeoff_markdown(run, curve)}

@@ -14,11 +14,20 @@ from playground.embedding import FLAVOURS, frequencies, timestep_embedding
 from playground.inputs import as_choice, as_float, as_int, fmt
 from playground.plots import even_indices
 from playground.views.inspector import T_LIMITS, inspector_markdown, parse_inspect_t
+from playground.views.similarity import (  # noqa: F401 (re-exported: the tab's views in one place)
+    MAX_HEATMAP_ROWS,
+    bin_size_text,
+    display_rows,
+    separation_gap,
+    similarity_by_gap,
+    similarity_figure,
+    similarity_headline,
+    unresolved_columns,
+)
 
 MAX_DIM = 1024  # frequency-embedding size: columns of the embedding view
 MIN_MAX_PERIOD, MAX_MAX_PERIOD = 2.0, 1e6
 MAX_T_POINTS = 2000  # t rows of the embedding view
-MAX_HEATMAP_ROWS = 200  # t rows sent to the browser; more are evenly downsampled (and we say so)
 MAX_HEATMAP_COLS = 256  # dimension columns sent to the browser
 
 DEFAULTS = MappingProxyType(
@@ -103,21 +112,38 @@ def column_label(info, j):
     )
 
 
+def binned_embedding(ts, emb, wavelength, max_rows=MAX_HEATMAP_ROWS):
+    """The heatmap's cells `[rows, dim]`: bin means of `emb`, NaN (blank) in the columns too fast to draw."""
+    bins, centres, spacing = display_rows(ts, max_rows)
+    z = plots.bin_means(emb, bins)
+    z[:, unresolved_columns(wavelength, spacing)] = np.nan
+    return z, centres, bins, spacing
+
+
 def embedding_heatmap(ts, emb, dim, max_period, flavour):
-    """Heatmap of t (rows) x dimension (columns), halves marked, hover with frequency and wavelength."""
+    """Heatmap of t (rows) x dimension (columns), halves marked, hover with frequency and wavelength.
+
+    More t than `MAX_HEATMAP_ROWS` are shown as bins (each cell the mean over its t), and columns whose wave the
+    displayed rows sample fewer than 3 times per cycle are blank (grey), so no cell draws a wave that is not there.
+    """
     info = column_info(dim, max_period, flavour)
-    rows, cols = even_indices(len(ts), MAX_HEATMAP_ROWS), even_indices(emb.shape[1], MAX_HEATMAP_COLS)
+    cols = even_indices(emb.shape[1], MAX_HEATMAP_COLS)
+    z, centres, bins, spacing = binned_embedding(ts, emb[:, cols], info["wavelength"][cols])
+    blank = np.isnan(z[0])
     names = [column_label(info, j) for j in cols]
+    binned = len(bins) < len(ts)
+    row_text = f"mean over {bin_size_text(bins)} t around t = %{{y:.4g}}" if binned else "t = %{y:.4g}"
     heatmap = {
         "type": "heatmap",
-        "z": emb[np.ix_(rows, cols)].astype(np.float32),
+        "z": z.astype(np.float32),
         "x": names,
-        "y": np.asarray(ts)[rows].astype(np.float32),
+        "y": centres.astype(np.float32),
         "colorscale": "RdBu",
         "zmin": -1,
         "zmax": 1,
         "colorbar": {"title": {"text": "value"}, "thickness": 14, "len": 0.8},
-        "hovertemplate": "t = %{y:.4g}<br>%{x}<br>value = %{z:.3f}<extra></extra>",
+        "hoverongaps": False,
+        "hovertemplate": f"{row_text}<br>%{{x}}<br>value = %{{z:.3f}}<extra></extra>",
     }
     tick_at = even_indices(len(cols), 9)
     half = info["half"]
@@ -156,11 +182,17 @@ def embedding_heatmap(ts, emb, dim, max_period, flavour):
                 "font": {"size": 15},
             }
         )
-    shown = "" if len(rows) == len(ts) else f" · {len(rows)} of {len(ts)} t rows shown"
+    shown = f" · {len(bins)} rows, each the mean of {bin_size_text(bins)} t" if binned else ""
     if len(cols) < emb.shape[1]:
         shown += f" · {len(cols)} of {emb.shape[1]} columns shown"
+    if blank.any():
+        shown += (
+            f"<br>grey: {int(blank.sum())} columns whose wave repeats in under {fmt_steps(3 * spacing)} steps "
+            f"(fewer than 3 rows per cycle at {fmt(spacing)} steps per row): too fast to draw"
+        )
+    first, second = info["kind"][0], info["kind"][info["half"]]
     layout = plots.layout(
-        f"Each t becomes {dim} numbers: cos/sin waves, fast (left) to slow (right)",
+        f"Each t becomes {dim} numbers: a {first} half and a {second} half, each fast (left) to slow (right)",
         f"{FLAVOUR_SHORT[flavour]} · max_period {max_period:g}{shown} · hover for frequencies",
         height=470,
         margin={"l": 80, "r": 20, "t": 100, "b": 60},
@@ -171,21 +203,28 @@ def embedding_heatmap(ts, emb, dim, max_period, flavour):
             "ticktext": [str(cols[i]) for i in tick_at],
             "title": {"text": "dimension (column of t_freq)"},
         },
-        yaxis={"autorange": "reversed", "title": {"text": "t (one row = one t_freq vector)"}},
+        yaxis={"autorange": "reversed", "title": {"text": "t (one row = one t_freq vector)" if not binned else "t"}},
+        plot_bgcolor="#b0b0b0",  # what blank (too fast) columns show
         shapes=shapes,
         annotations=annotations,
     )
     return plots.figure([heatmap], layout)
 
 
-def pick_frequencies(wavelengths, span, n_lines=4):
+def pick_frequencies(wavelengths, span, n_lines=4, min_wavelength=0.0):
     """Frequency indices whose wavelengths are about span/8, span, 8 span and the slowest one.
 
-    The fastest columns (6.28 steps per cycle) would fill a whole t range as a solid band.
+    The fastest columns (6.28 steps per cycle) would fill a whole t range as a solid band; waves shorter than
+    `min_wavelength` (3 samples per cycle of the drawn line) are never picked, so no line shows a folded wave.
     """
     span = max(float(span), 1.0)
+    wavelengths = np.asarray(wavelengths, dtype=np.float64)
+    allowed = np.flatnonzero(wavelengths >= min_wavelength)
+    if not len(allowed):
+        return allowed
     targets = [span / 8, span, 8 * span, float(wavelengths[-1])][: max(n_lines, 1)]
-    picks = [int(np.argmin(np.abs(np.log(wavelengths) - np.log(target)))) for target in targets]
+    log_w = np.log(wavelengths[allowed])
+    picks = [int(allowed[np.argmin(np.abs(log_w - np.log(target)))]) for target in targets]
     return np.unique(picks)
 
 
@@ -195,7 +234,14 @@ def dimension_lines(t_start, t_end, dim, max_period, flavour, n_lines=4):
     half = info["half"]
     ts = np.linspace(t_start, t_end, MAX_T_POINTS) if t_end > t_start else np.array([t_start])
     emb = embedding_matrix(ts, dim, max_period, flavour)
-    ks = pick_frequencies(info["wavelength"][:half], t_end - t_start, n_lines)
+    spacing = float(ts[1] - ts[0]) if len(ts) > 1 else 0.0
+    ks = pick_frequencies(info["wavelength"][:half], t_end - t_start, n_lines, min_wavelength=3 * spacing)
+    if not len(ks):
+        return plots.message_figure(
+            f"Every wave repeats in under {fmt_steps(3 * spacing)} steps: {MAX_T_POINTS} points over this t range "
+            "would draw folded (false) waves. Narrow the t range.",
+            title="Too fast to draw",
+        )
     cos_offset = 0 if info["kind"][0] == "cos" else half
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
     n, gap = len(ks), 0.09
@@ -250,45 +296,6 @@ def dimension_lines(t_start, t_end, dim, max_period, flavour, n_lines=4):
     return plots.figure(data, layout)
 
 
-def similarity_figure(ts, emb, title, subtitle=None, height=440):
-    rows = even_indices(len(ts), MAX_HEATMAP_ROWS)
-    ts_shown = np.asarray(ts)[rows].astype(np.float32)
-    heatmap = {
-        "type": "heatmap",
-        "z": plots.cosine_similarity_matrix(np.asarray(emb)[rows]).astype(np.float32),
-        "x": ts_shown,
-        "y": ts_shown,
-        "colorscale": "RdBu",
-        "zmin": -1,
-        "zmax": 1,
-        "colorbar": {"title": {"text": "cos"}, "thickness": 14, "len": 0.8},
-        "hovertemplate": "t = %{y:.4g} vs t' = %{x:.4g}<br>cosine similarity %{z:.3f}<extra></extra>",
-    }
-    layout = plots.layout(
-        title,
-        subtitle,
-        height=height,
-        xaxis={"title": {"text": "t'"}},
-        yaxis={"title": {"text": "t"}, "autorange": "reversed", "scaleanchor": "x"},
-    )
-    return plots.figure([heatmap], layout)
-
-
-def similarity_headline(ts, emb, threshold=0.5):
-    """Title and subtitle for the t x t similarity: how far apart two steps must be to look different."""
-    if len(ts) < 2:
-        return "Only one t: nothing to compare", "add more t values"
-    emb = np.asarray(emb, dtype=np.float64)
-    unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-    from_first = unit[1:] @ unit[0]  # similarity of t[0] with every later t
-    gaps = np.asarray(ts[1:], dtype=np.float64) - float(ts[0])
-    subtitle = f"cosine similarity of t_freq rows; t and the next t ({fmt(gaps[0])} later): {from_first[0]:.3f}"
-    below = np.flatnonzero(from_first < threshold)
-    if not len(below):
-        return f"Every t here looks alike (similarity ≥ {threshold} to t = {fmt(ts[0])})", subtitle
-    return f"Steps ≥ {fmt(gaps[below[0]])} apart look different (similarity < {threshold})", subtitle
-
-
 def flavour_differences(ts, dim, max_period):
     """{flavour: (max abs difference, mean abs difference)} of each diffusers variant against DiT's."""
     reference = embedding_matrix(ts, dim, max_period, "dit")
@@ -316,8 +323,8 @@ def flavour_sentence(ts, dim, max_period, flavour):
     return (
         f"**How far the diffusers variants are from DiT's embedding** ({span}, absolute difference): "
         + "; ".join(parts)
-        + ". A checkpoint trained with one variant sees different numbers under another: the embedding "
-        "must match the one used in training."
+        + ". A checkpoint trained with one variant sees different numbers under another; whether that matters "
+        "is measured in the flavour check below."
     )
 
 
@@ -340,7 +347,8 @@ def embedding_view(
     ts = t_grid(t_start, t_end, n_t)
     emb = embedding_matrix(ts, dim, max_period, flavour)
     info = column_info(dim, max_period, flavour)
-    sim_rows = even_indices(n_t, MAX_HEATMAP_ROWS)
+    bins, _, spacing = display_rows(ts)
+    blank = int(unresolved_columns(info["wavelength"][even_indices(dim, MAX_HEATMAP_COLS)], spacing).sum())
     sim_title, sim_sub = similarity_headline(ts, emb)
     notes = [
         (
@@ -352,11 +360,21 @@ def embedding_view(
         ),
         flavour_sentence(ts, dim, max_period, flavour),
     ]
-    if len(sim_rows) < n_t or emb.shape[1] > MAX_HEATMAP_COLS:
-        notes.append(
-            f"*Downsampled for display:* the heatmaps show {len(sim_rows)} of {n_t} t rows and "
-            f"{min(dim, MAX_HEATMAP_COLS)} of {dim} columns (evenly spaced); all statistics use every value."
+    shown = []
+    if len(bins) < n_t:
+        shown.append(
+            f"the heatmaps show {len(bins)} rows, each the **mean** over {bin_size_text(bins)} consecutive t (a wave "
+            "too fast for its bin averages towards 0 instead of folding into a false slow wave)"
         )
+    if dim > MAX_HEATMAP_COLS:
+        shown.append(f"{MAX_HEATMAP_COLS} of {dim} columns (evenly spaced)")
+    if blank:
+        shown.append(
+            f"{blank} columns are grey: their waves repeat in under {fmt_steps(3 * spacing)} steps, fewer than 3 "
+            f"displayed rows ({fmt(spacing)} steps apart) per cycle"
+        )
+    if shown:
+        notes.append("*For display:* " + "; ".join(shown) + ". The headlines and the inspector use every value.")
     return {
         "heatmap": embedding_heatmap(ts, emb, dim, max_period, flavour),
         "dims": dimension_lines(t_start, t_end, dim, max_period, flavour),

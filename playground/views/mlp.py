@@ -13,22 +13,22 @@ from types import MappingProxyType
 import numpy as np
 import torch
 
-from playground import plots
-from playground.diffusion import NUM_TIMESTEPS
+from playground.diffusion import ALPHAS_CUMPROD, NUM_TIMESTEPS
 from playground.inputs import MAX_SEED, as_int
-from playground.model import MODULATION_NAMES, DiT
-from playground.plots import even_indices
+from playground.model import DiT
+from playground.views.conditioning import conditioning_sentence, conditioning_view
+from playground.views.mlp_figures import (  # noqa: F401 (re-exported: the tab's figures in one place)
+    EMBEDDING_NAMES,
+    MLP_HEATMAP_ROWS,
+    centred,
+    distinguishability_figure,
+    mlp_heatmaps,
+    mlp_similarities,
+    pca_figure,
+    signal_figure,
+)
 
-MLP_HEATMAP_ROWS = 100  # t rows per panel in the with/without-MLP heatmaps and similarity matrices
-MODULATION_T_POINTS = 250  # t columns of the modulation heatmaps
 DEFAULTS = MappingProxyType({"label": 3, "seed": 0})
-
-EMBEDDING_NAMES = {
-    "raw": "raw sinusoid t_freq",
-    "trained": "trained MLP t_emb",
-    "fresh": "fresh MLP (initialisation)",
-}
-EMBEDDING_COLOURS = plots.COLOURS
 
 _STATS_CACHE = OrderedDict()  # (weights digest, config, seed) -> stats, least recently used first
 _STATS_CACHE_SIZE = 4
@@ -77,6 +77,7 @@ def family_stats(model, seed=0):
     for name, emb in family.items():
         stats["pca"][name], stats["ratio"][name] = pca(emb, k=3)
         stats["steps"][name] = neighbour_distinguishability(emb)
+    stats["signal"] = signal_level(stats["pca"]["trained"][:, 0])
     with _STATS_LOCK:
         _STATS_CACHE[key] = stats
         while len(_STATS_CACHE) > _STATS_CACHE_SIZE:
@@ -103,59 +104,46 @@ def participation_ratio(ratio):
     return float(ratio.sum() ** 2 / np.sum(ratio**2)) if np.sum(ratio**2) > 0 else 0.0
 
 
+def varying_rms(emb):
+    """RMS length of the part of the rows that varies with t (rows minus their mean over t)."""
+    return float(np.sqrt(np.mean(np.sum(centred(emb) ** 2, axis=1))))
+
+
 def neighbour_distinguishability(emb):
-    """`||e(t+1) - e(t)||` divided by the median `||e(t)||`, for consecutive rows: `[T - 1]`."""
+    """`||e(t+1) - e(t)||` over the RMS length of the part that varies with t (`varying_rms`): `[T - 1]`.
+
+    How far the curve moves per step, measured against how far it wanders in all: a constant offset, which every t
+    shares, does not count.
+    """
     emb = np.asarray(emb, dtype=np.float64)
     steps = np.linalg.norm(np.diff(emb, axis=0), axis=1)
-    return steps / max(float(np.median(np.linalg.norm(emb, axis=1))), 1e-12)
+    return steps / max(varying_rms(emb), 1e-12)
 
 
-def panel_titles(family):
-    return [f"{EMBEDDING_NAMES[name]} [{family[name].shape[1]}]" for name in family]
+def log_snr(t=None):
+    """log(abar_t / (1 - abar_t)) of the training schedule, float64 `[1000]` (or at integer `t`)."""
+    abar = ALPHAS_CUMPROD.double().numpy()
+    out = np.log(abar / (1 - abar))
+    return out if t is None else out[np.asarray(t, dtype=int)]
 
 
-def mlp_heatmaps(family):
-    rows = even_indices(len(family["raw"]), MLP_HEATMAP_ROWS)
-    ts = rows.astype(np.float32)
-    data, titles = [], []
-    for name, emb in family.items():
-        z = emb[rows].astype(np.float32)
-        bound = float(np.abs(z).max()) or 1.0
-        titles.append(
-            f"{EMBEDDING_NAMES[name]} [{emb.shape[1]}]<br><span style='font-size:12px'>colour ±{bound:.2g}</span>"
-        )
-        data.append(
-            {
-                "type": "heatmap",
-                "z": z,
-                "y": ts,
-                "colorscale": "RdBu",
-                "zmin": -bound,
-                "zmax": bound,
-                "showscale": False,
-                "hovertemplate": f"{EMBEDDING_NAMES[name]}<br>t = %{{y}}<br>dim %{{x}}<br>"
-                "value %{z:.4f}<extra></extra>",
-            }
-        )
-    refs, grid = plots.grid(1, 3, titles)
-    for trace, ref in zip(data, refs, strict=True):
-        trace.update(ref)
-        plots.set_axis(grid, ref["xaxis"], title={"text": "dimension"})
-        plots.set_axis(grid, ref["yaxis"], autorange="reversed", title={"text": "t" if ref["yaxis"] == "y" else ""})
-    layout = plots.layout(
-        "The same t, before and after the MLP",
-        "rows = t (every 10th step), each panel on its own colour range (red −, blue +)",
-        height=430,
-        margin={"l": 60, "r": 20, "t": 120, "b": 55},
-        **grid,
-    )
-    return plots.figure(data, layout)
+def signal_level(pc1):
+    """PC1 of the trained t_emb over t = 0..999 against the signal level: oriented so it rises with sqrt(abar_t).
 
-
-def centred(emb):
-    """Rows minus their mean over t: only what changes with t."""
-    emb = np.asarray(emb, dtype=np.float64)
-    return emb - emb.mean(axis=0)
+    Returns {'pc1', 'sqrt_abar', 'log_snr', 'corr_sqrt_abar', 'corr_log_snr'} (Pearson correlations).
+    """
+    sqrt_abar = np.sqrt(ALPHAS_CUMPROD.double().numpy())
+    pc1 = np.asarray(pc1, dtype=np.float64)
+    if np.corrcoef(pc1, sqrt_abar)[0, 1] < 0:
+        pc1 = -pc1  # a principal axis has no sign of its own
+    snr = log_snr()
+    return {
+        "pc1": pc1,
+        "sqrt_abar": sqrt_abar,
+        "log_snr": snr,
+        "corr_sqrt_abar": float(np.corrcoef(pc1, sqrt_abar)[0, 1]),
+        "corr_log_snr": float(np.corrcoef(pc1, snr)[0, 1]),
+    }
 
 
 def offset_share(emb):
@@ -163,203 +151,6 @@ def offset_share(emb):
     emb = np.asarray(emb, dtype=np.float64)
     total = float(np.mean(np.sum(emb**2, axis=1)))
     return float(np.sum(emb.mean(axis=0) ** 2)) / total if total > 0 else 0.0
-
-
-def mlp_similarities(family):
-    """Cosine similarity t x t of each embedding, as is (top) and with its mean over t removed (bottom)."""
-    rows = even_indices(len(family["raw"]), MLP_HEATMAP_ROWS)
-    ts = rows.astype(np.float32)
-    titles = panel_titles(family) + [f"{EMBEDDING_NAMES[name]} minus its mean over t" for name in family]
-    refs, grid = plots.grid(2, 3, titles, hspace=0.07, vspace=0.14)
-    data = []
-    for transform in (np.asarray, centred):
-        for emb in family.values():
-            ref = refs[len(data)]
-            data.append(
-                {
-                    "type": "heatmap",
-                    "z": plots.cosine_similarity_matrix(transform(emb)[rows]).astype(np.float32),
-                    "x": ts,
-                    "y": ts,
-                    "coloraxis": "coloraxis",
-                    "hovertemplate": "t = %{y} vs t' = %{x}<br>cosine %{z:.3f}<extra></extra>",
-                    **ref,
-                }
-            )
-            first_column = ref["yaxis"] in ("y", "y4")
-            plots.set_axis(grid, ref["yaxis"], autorange="reversed", title={"text": "t" if first_column else ""})
-            plots.set_axis(grid, ref["xaxis"], title={"text": "t'" if len(data) > 3 else ""})
-    layout = plots.layout(
-        "Which steps look alike (cosine similarity, t × t)",
-        "top: the vectors as the network gets them; bottom: after removing their mean over t "
-        "(a constant offset makes every t look alike). Blue = alike, red = opposite.",
-        height=720,
-        margin={"l": 60, "r": 20, "t": 110, "b": 55},
-        coloraxis={"colorscale": "RdBu", "cmin": -1, "cmax": 1, "colorbar": {"title": {"text": "cos"}}},
-        **grid,
-    )
-    return plots.figure(data, layout)
-
-
-def pca_figure(stats, dims=2):
-    """PCA trajectories over t = 0..999, coloured by t: 2-D scatter panels or 3-D scenes."""
-    family = stats["family"]
-    titles = [
-        f"{title}: top {dims} PCs explain {100 * stats['ratio'][name][:dims].sum():.0f}%"
-        for title, name in zip(panel_titles(family), family, strict=True)
-    ]
-    refs, grid = plots.grid(1, 3, titles, scenes=dims == 3)
-    data = []
-    for i, name in enumerate(family):
-        proj, ratio = stats["pca"][name], stats["ratio"][name]
-        keep = even_indices(len(proj), 500 if dims == 3 else 1000)
-        ts = keep.astype(np.float32)
-        marker = {
-            "color": ts,
-            "colorscale": "Viridis",
-            "size": 3 if dims == 3 else 5,
-            "cmin": 0,
-            "cmax": NUM_TIMESTEPS - 1,
-            "showscale": i == 2,
-            "colorbar": {"title": {"text": "t"}, "thickness": 14},
-        }
-        pct = [f"PC{j + 1} ({100 * ratio[j]:.0f}%)" if j < len(ratio) else f"PC{j + 1}" for j in range(3)]
-        trace = {"x": proj[keep, 0].astype(np.float32), "y": proj[keep, 1].astype(np.float32), "marker": marker}
-        if dims == 3:
-            trace.update(
-                type="scatter3d",
-                z=proj[keep, 2].astype(np.float32),
-                mode="markers",
-                hovertemplate="t = %{marker.color}<extra></extra>",
-                **refs[i],
-            )
-            grid[refs[i]["scene"]].update(
-                {
-                    axis: {"title": {"text": f"PC{j + 1}"}, "showticklabels": False}
-                    for j, axis in enumerate(("xaxis", "yaxis", "zaxis"))
-                }
-            )
-        else:
-            trace.update(
-                type="scatter",
-                mode="lines+markers",
-                line={"color": "rgba(120,120,120,0.35)", "width": 1},
-                hovertemplate="t = %{marker.color}<br>(%{x:.3g}, %{y:.3g})<extra></extra>",
-                **refs[i],
-            )
-            plots.set_axis(grid, refs[i]["xaxis"], title={"text": pct[0]})
-            plots.set_axis(grid, refs[i]["yaxis"], title={"text": pct[1]})
-        data.append(trace)
-    label = "3-D" if dims == 3 else "2-D"
-    layout = plots.layout(
-        f"The path t = 0 → 999 takes, projected on its top principal components ({label})",
-        "colour = t; the % is the share of variance each axis explains",
-        height=460 if dims == 3 else 430,
-        margin={"l": 60, "r": 20, "t": 110, "b": 55},
-        showlegend=False,
-        **grid,
-    )
-    return plots.figure(data, layout)
-
-
-def distinguishability_figure(stats):
-    data = []
-    for name in ("trained", "fresh", "raw"):  # the flat raw line last, so it is drawn on top
-        steps = stats["steps"][name]
-        data.append(
-            {
-                "type": "scatter",
-                "x": np.arange(len(steps), dtype=np.float32),
-                "y": steps.astype(np.float32),
-                "mode": "lines",
-                "name": EMBEDDING_NAMES[name],
-                "line": {
-                    "color": EMBEDDING_COLOURS[name],
-                    "width": 3 if name == "raw" else 1.5,
-                    "dash": "dash" if name == "raw" else "solid",
-                },
-                "hovertemplate": f"{EMBEDDING_NAMES[name]}<br>t = %{{x}} → %{{x}}+1<br>"
-                "step / typical norm = %{y:.3g}<extra></extra>",
-            }
-        )
-    values = np.concatenate(list(stats["steps"].values()))
-    spread = values.max() / max(values.min(), 1e-12)
-    layout = plots.layout(
-        "How far one step moves the embedding",
-        "higher = neighbouring steps easier to tell apart",
-        height=430,
-        margin={"l": 80, "r": 20, "t": 90, "b": 110},
-        xaxis={"title": {"text": "t"}},
-        yaxis={"type": "log" if spread > 20 else "linear", "title": {"text": "‖e(t+1) − e(t)‖ / median ‖e‖"}},
-        legend={"orientation": "h", "y": -0.22, "x": 0},
-        shapes=[
-            {
-                "type": "rect",
-                "x0": 0,
-                "x1": 100,
-                "xref": "x",
-                "y0": 0,
-                "y1": 1,
-                "yref": "paper",
-                "fillcolor": "#999",
-                "opacity": 0.12,
-                "line": {"width": 0},
-            }
-        ],
-        annotations=[
-            {"text": "t < 100", "x": 2, "xref": "x", "xanchor": "left", "y": 1, "yref": "paper", "showarrow": False}
-        ],
-    )
-    return plots.figure(data, layout)
-
-
-def modulation_strength(model, label, ts):
-    """Mean |value| of each adaLN-Zero modulation vector: `[6 kinds, depth, len(ts)]`, plus the trace."""
-    ts = torch.as_tensor(ts, dtype=torch.float32)
-    trace = model.trace_conditioning(ts, torch.full((len(ts),), int(label), dtype=torch.long))
-    strength = np.stack(
-        [
-            np.stack([np.abs(block[kind].numpy()).mean(axis=1) for block in trace["modulation"]])
-            for kind in MODULATION_NAMES
-        ]
-    )
-    return strength, trace
-
-
-def modulation_figure(ts, strength, label_name):
-    depth = strength.shape[1]
-    ts = np.asarray(ts, dtype=np.float32)
-    refs, grid = plots.grid(2, 3, list(MODULATION_NAMES), hspace=0.06, vspace=0.2)
-    data = []
-    for i, kind in enumerate(MODULATION_NAMES):
-        data.append(
-            {
-                "type": "heatmap",
-                "z": strength[i].astype(np.float32),
-                "x": ts,
-                "y": np.arange(depth),
-                "coloraxis": "coloraxis",
-                "hovertemplate": f"{kind}<br>block %{{y}}, t = %{{x}}<br>mean |value| = %{{z:.4g}}<extra></extra>",
-                **refs[i],
-            }
-        )
-        plots.set_axis(
-            grid,
-            refs[i]["yaxis"],
-            tickvals=list(range(depth)),
-            autorange="reversed",
-            title={"text": "block" if i % 3 == 0 else ""},
-        )
-        plots.set_axis(grid, refs[i]["xaxis"], title={"text": "t" if i >= 3 else ""})
-    layout = plots.layout(
-        f"How hard c = t_emb + y_emb drives each block's adaLN-Zero (class {label_name})",
-        "mean |shift|, |scale|, |gate| over the hidden units; gates start at exactly 0 (adaLN-Zero)",
-        height=520,
-        margin={"l": 70, "r": 20, "t": 110, "b": 55},
-        coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": "mean |·|"}}},
-        **grid,
-    )
-    return plots.figure(data, layout)
 
 
 def times_more(a, b):
@@ -372,56 +163,69 @@ def times_more(a, b):
     return f"{amount}× {'more' if ratio >= 1 else 'less'}"
 
 
-def mlp_summary(stats, strength, trace, label_name):
+def time_and_class(model, label, family):
+    """The t-varying part of the trained t_emb against the class part (y_emb(label) − y_emb(null)): a dict."""
+    trained = family["trained"]
+    with torch.no_grad():
+        table = model.y_embedder.embedding_table.weight.double().numpy()
+    null = model.null_class
+    digits = np.linalg.norm(table[: model.config.num_classes] - table[null], axis=1)
+    class_part = float(digits.mean()) if label == null else float(np.linalg.norm(table[label] - table[null]))
+    return {
+        "varying": varying_rms(trained),
+        "ends": float(np.linalg.norm(trained[-1] - trained[0])),
+        "offset": float(np.linalg.norm(trained.mean(axis=0))),
+        "class": class_part,
+        "class_is_mean": label == null,
+    }
+
+
+def mlp_summary(stats, parts, conditioning, label_name):
     """A few sentences computed from the live numbers."""
     family = stats["family"]
     early = {name: float(v[:100].mean()) for name, v in stats["steps"].items()}
     late = {name: float(v[-100:].mean()) for name, v in stats["steps"].items()}
     ratios = stats["ratio"]
     eff = {name: components_for(r, 0.9) for name, r in ratios.items()}
-    pr = {name: participation_ratio(r) for name, r in ratios.items()}
-    far = {name: float(plots.cosine_similarity_matrix(emb[[0, -1]])[0, 1]) for name, emb in family.items()}
     offset = {name: offset_share(emb) for name, emb in family.items()}
+    signal = stats["signal"]
+    class_words = "the digits' mean ‖y_emb(digit) − y_emb(∅)‖" if parts["class_is_mean"] else \
+        f"the class part ‖y_emb({label_name}) − y_emb(∅)‖"
     lines = [
         (
-            f"- **Neighbouring steps:** at t < 100 the trained MLP makes t and t+1 "
-            f"**{times_more(early['trained'], early['raw'])} distinguishable** than the raw sinusoid "
-            f"(step / typical norm {early['trained']:.3g} vs {early['raw']:.3g}); at t ≥ 900 "
-            f"{times_more(late['trained'], late['raw'])} ({late['trained']:.3g} vs {late['raw']:.3g}). "
-            f"The untrained MLP: {times_more(early['fresh'], early['raw'])} at t < 100. "
-            "The raw sinusoid moves by the same amount at every t (a rotation of each cos/sin pair), "
-            "so its curve is flat."
+            f"- **One step against the whole path:** at t < 100 a step moves the trained t_emb "
+            f"{early['trained']:.3g} of the RMS length of its t-varying part, the raw sinusoid {early['raw']:.3g} "
+            f"({times_more(early['trained'], early['raw'])}); at t ≥ 900 {late['trained']:.3g} vs {late['raw']:.3g} "
+            f"({times_more(late['trained'], late['raw'])}). This is how far the curve moves per step, not whether "
+            "two steps can be told apart. The raw sinusoid moves the same amount at every t (a rotation of each "
+            "cos/sin pair), so its curve is flat."
         ),
         (
-            f"- **Effective dimensionality** over t = 0..999 (principal components for 90 % of the variance): "
-            f"raw {eff['raw']} of {family['raw'].shape[1]}, trained {eff['trained']} of {family['trained'].shape[1]}, "
-            f"fresh {eff['fresh']} (participation ratio {pr['raw']:.1f} / {pr['trained']:.1f} / {pr['fresh']:.1f}). "
-            "Fewer components = the MLP squeezes the 256 waves onto a low-dimensional curve."
+            f"- **The trained t_emb is about one feature, the signal level:** its first principal component explains "
+            f"{100 * ratios['trained'][0]:.0f} % of its variance over t = 0..999 and follows √ᾱ_t with correlation "
+            f"{signal['corr_sqrt_abar']:.3f} (the log-SNR: {signal['corr_log_snr']:.3f}). The MLP turns "
+            f"{family['raw'].shape[1]} waves into roughly one number: how much image is left in x_t."
         ),
         (
-            f"- **First vs last step** (t = 0 vs t = 999) cosine similarity: raw {far['raw']:.2f}, "
-            f"trained {far['trained']:.2f}, fresh {far['fresh']:.2f}."
+            f"- **Curves, all three:** each embedding is a 1-D curve (one point per t); PCA counts the linear "
+            f"dimensions the curve spans, i.e. how curled it is. For 90 % of the variance: raw {eff['raw']} of "
+            f"{family['raw'].shape[1]}, trained {eff['trained']} of {family['trained'].shape[1]}, fresh "
+            f"{eff['fresh']} of {family['fresh'].shape[1]}."
         ),
-        f"- **Constant offset:** the mean over t is {100 * offset['trained']:.0f} % of the trained t_emb's squared "
-        f"length (raw {100 * offset['raw']:.0f} %, fresh {100 * offset['fresh']:.0f} %). "
-        + (
-            "Most of the trained vector is the same at every step; the step information rides on a smaller "
-            "varying part (bottom row of the similarity plot)."
-            if offset["trained"] > 0.5
-            else "Most of the trained vector changes with t."
+        (
+            f"- **Constant offset:** the mean over t is {100 * offset['trained']:.0f} % of the trained t_emb's squared "
+            f"length (norm {parts['offset']:.3g}; raw {100 * offset['raw']:.0f} %, fresh {100 * offset['fresh']:.0f} "
+            "%): the same at every step, it acts as a bias. The step information rides on the varying part "
+            "(bottom row of the similarity plot)."
         ),
+        (
+            f"- **Time against class in c = t_emb + y_emb:** the part of t_emb that varies with t has RMS length "
+            f"{parts['varying']:.3g} (t = 0 and t = 999 are {parts['ends']:.3g} apart); {class_words} is "
+            f"{parts['class']:.3g}, so the time part is {times_more(parts['varying'], parts['class'])} than the "
+            "class part."
+        ),
+        conditioning_sentence(conditioning, label_name),
     ]
-    t_norm = trace["t_emb"].norm(dim=1).numpy()
-    y_norm = float(trace["y_emb"][0].norm())
-    means = strength.mean(axis=(1, 2))
-    top = int(np.argmax(means))
-    per_t = strength[top].mean(axis=0)
-    lines.append(
-        f"- **Into the blocks** (class {label_name}): ‖t_emb‖ ranges {t_norm.min():.3g}–{t_norm.max():.3g} over t "
-        f"while ‖y_emb‖ = {y_norm:.3g}, so in c = t_emb + y_emb the {'time' if t_norm.mean() > y_norm else 'class'} "
-        f"part is larger. The strongest modulation is **{MODULATION_NAMES[top]}** (mean |value| {means[top]:.3g}); "
-        f"across t it varies from {per_t.min():.3g} to {per_t.max():.3g} (averaged over blocks)."
-    )
     return "\n".join(lines)
 
 
@@ -430,14 +234,16 @@ def mlp_view(model, label=DEFAULTS["label"], seed=DEFAULTS["seed"]):
     label, seed = validate_mlp_inputs(label, seed, model.null_class)
     label_name = f"∅ (null, {label})" if label == model.null_class else str(label)
     stats = family_stats(model, seed)
-    ts = np.round(np.linspace(0, NUM_TIMESTEPS - 1, MODULATION_T_POINTS))
-    strength, trace = modulation_strength(model, label, ts)
+    conditioning = conditioning_view(model, label, label_name, stats["family"]["trained"])
+    parts = time_and_class(model, label, stats["family"])
     return {
         "heatmaps": mlp_heatmaps(stats["family"]),
         "similarities": mlp_similarities(stats["family"]),
         "pca2d": pca_figure(stats, dims=2),
         "pca3d": pca_figure(stats, dims=3),
         "distinguishability": distinguishability_figure(stats),
-        "modulation": modulation_figure(ts, strength, label_name),
-        "summary": mlp_summary(stats, strength, trace, label_name),
+        "signal": signal_figure(stats),
+        "modulation": conditioning["modulation"],
+        "class_effect": conditioning["class_effect"],
+        "summary": mlp_summary(stats, parts, conditioning, label_name),
     }

@@ -18,7 +18,8 @@ def parameter_breakdown(model):
     return groups
 
 
-def model_card_markdown(card, model=None):
+def model_card_markdown(card, model=None, with_evaluation=True):
+    """The card in words; `with_evaluation=False` leaves the evaluation to `evaluation_section_markdown`."""
     cfg = card.get("config", {})
     training = card.get("training", {})
     parts = [f"## {card.get('name', 'DiT checkpoint')}"]
@@ -65,11 +66,17 @@ def model_card_markdown(card, model=None):
             + "; ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in facts if v is not None)
             + "."
         )
-    if card.get("evaluation"):
-        parts.append("### Evaluation\n\n" + evaluation_markdown(card["evaluation"]))
-    else:
-        parts.append("*No evaluation in this card yet.*")
+    if with_evaluation:
+        parts.append(evaluation_section_markdown(card))
     return "\n\n".join(parts)
+
+
+def evaluation_section_markdown(card):
+    """The card's evaluation: the judge's table per guidance scale over all the digits, with its legend."""
+    if not card.get("evaluation"):
+        return "*No evaluation in this card yet.*"
+    num_classes = card.get("config", {}).get("num_classes", 10)
+    return "### Evaluation\n\n" + evaluation_markdown(card["evaluation"], num_classes)
 
 
 def loss_curve_figure(loss_log):
@@ -86,8 +93,8 @@ def loss_curve_figure(loss_log):
         "hovertemplate": "step %{x}<br>loss %{y:.4f}<extra></extra>",
     }
     figure_layout = plots.layout(
-        f"Training loss: {losses[0]:.3g} → {losses[-1]:.3g} over {int(steps[-1]):,} steps",
-        "noise-prediction error, logged during training",
+        f"Training loss: {losses[0]:.3g} → {losses[-1]:.3g}",
+        f"noise-prediction error over {int(steps[-1]):,} training steps",
         height=400,
         xaxis={"title": {"text": "training step"}},
         yaxis={"title": {"text": "epsilon MSE"}, "type": "log"},

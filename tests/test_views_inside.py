@@ -1,0 +1,138 @@
+"""`playground.views.inside` and `inside_trace`: the hooked forward is the model's, the attention maps are its own."""
+
+import numpy as np
+import pytest
+import torch
+
+from playground.checkpoint import load_pretrained
+from playground.diffusion import sampling_timesteps
+from playground.model import DiT
+from playground.views import inside
+from playground.views import inside_trace as tr
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_pretrained().eval()
+
+
+def inputs(model, n=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    cfg = model.config
+    x = torch.randn((n, cfg.in_channels, cfg.input_size, cfg.input_size), generator=g)
+    t = torch.tensor(sampling_timesteps(n), dtype=torch.float32)
+    y = torch.arange(n) % cfg.num_classes
+    return x, t, y
+
+
+@pytest.mark.parametrize("which", ["random", "shipped"])
+def test_traced_forward_is_the_forward_bit_for_bit(which, random_dit, shipped):
+    model = random_dit if which == "random" else shipped
+    x, t, y = inputs(model)
+    rec = tr.trace_forward(model, x, t, y)
+    with torch.no_grad():
+        assert torch.equal(rec["out"], model(x, t, y))
+    # the hooks caught the tensors the forward used: its own arithmetic on them gives the next one exactly
+    assert torch.equal(rec["blocks"][0]["x_in"], rec["tokens"] + model.pos_embed)
+    assert torch.equal(rec["blocks"][0]["c"], rec["t_emb"] + rec["y_emb"])
+    for i, b in enumerate(rec["blocks"]):
+        m = b["modulation"]
+        assert torch.equal(b["x_mid"], b["x_in"] + m["gate_msa"].unsqueeze(1) * b["attn_out"])
+        assert torch.equal(b["x_out"], b["x_mid"] + m["gate_mlp"].unsqueeze(1) * b["mlp_out"])
+        assert torch.equal(b["attn_out"], model.blocks[i].attn.proj(b["attn_heads"]))
+        if i:
+            assert torch.equal(b["x_in"], rec["blocks"][i - 1]["x_out"])
+    assert torch.equal(model.unpatchify(rec["final"]["patches"]), rec["out"])
+    assert not any(mod._forward_hooks or mod._forward_pre_hooks for mod in model.modules())  # all removed
+
+
+@pytest.mark.parametrize("which", ["random", "shipped"])
+def test_recomputed_attention_reproduces_the_fused_output(which, random_dit, shipped):
+    model = random_dit if which == "random" else shipped
+    x, t, y = inputs(model, seed=1)
+    rec = tr.trace_forward(model, x, t, y)
+    for b in rec["blocks"]:
+        w = tr.attention_weights(b["qkv"], model.num_heads)
+        assert w.shape == (4, model.num_heads, 49, 49)
+        torch.testing.assert_close(w.sum(-1), torch.ones(w.shape[:-1]))
+        assert (tr.attention_output(w, b["qkv"], model.num_heads) - b["attn_heads"]).abs().max() < 1e-5
+
+
+def test_shape_walk_has_this_models_numbers(shipped):
+    x, t, y = inputs(shipped, n=1)
+    walk = tr.shape_walk(shipped, tr.trace_forward(shipped, x, t, y), x, "one image")
+    for line in ["(N, D, H/p, W/p) = (1, 192, 7, 7)", "(N, T, D) = (1, 49, 192): T = 28·28/4² = 49",
+                 "(N, T, 3D) = (1, 49, 576) → q, k, v (1, 3, 49, 64)", "(N, heads, T, T) = (1, 3, 49, 49)",
+                 "(N, T, patch_size ** 2 * out_channels) = (1, 49, 16)", "(N, out_channels, H, W) = (1, 1, 28, 28)",
+                 "a table of 11 rows", "6 blocks", "softmax(q kᵀ / √64)"]:
+        assert line in walk
+
+
+def test_mean_attention_distance():
+    d = tr.patch_distances(7, 4)
+    assert d.shape == (49, 49) and d[0, 1] == 4 and d[0, 8] == pytest.approx(4 * 2**0.5)
+    identity = torch.eye(49).expand(1, 2, 49, 49)
+    assert np.all(tr.mean_attention_distance(identity, d) == 0)
+    uniform = torch.full((1, 1, 49, 49), 1 / 49)
+    assert tr.mean_attention_distance(uniform, d)[0, 0] == pytest.approx(d.mean())
+
+
+def test_fresh_dit_blocks_are_the_identity(random_dit):
+    x, t, y = inputs(random_dit, n=1)
+    fresh = inside.fresh_block_changes(random_dit, x, t, y)
+    assert fresh["out"] == 0 and max(fresh["change"]) == 0 and max(fresh["gate"]) == 0
+
+
+def test_position_facts_of_the_sincos_table(shipped):
+    facts = inside.position_facts(shipped)
+    assert facts["first_across_rows"] == 0 and facts["second_across_cols"] == 0  # column half, row half
+    assert facts["first_across_cols"] > 1 and facts["second_across_rows"] > 1
+    assert facts["origin_sin"] == 0 and facts["origin_cos"] == 0  # sin first
+    assert facts["t0_first"] == 1  # the timestep embedding: cos first
+
+
+def test_inside_view(shipped):
+    view = inside.inside_view(shipped, 3, 0, 4, 2, 1, 3, 3)
+    assert "step 4 of 8 (t = 571)" in view["summary"] and "block 2 head 1" in view["summary"]
+    maps = [trace for trace in view["attention"].data if trace.coloraxis == "coloraxis"]
+    assert len(maps) == 18  # 6 blocks x 3 heads
+    for trace in maps:
+        z = np.asarray(trace.z)
+        assert z.shape == (7, 7) and trace.zsmooth is False and trace.dx == 4  # one cell per patch of 4x4 pixels
+        assert z.sum() == pytest.approx(1, abs=1e-5)  # one query's softmax row
+    assert len([trace for trace in view["attention_t"].data if trace.coloraxis]) == 8
+    assert all(trace.zsmooth is False for fig in view.values() if hasattr(fig, "data")
+               for trace in fig.data if trace.type == "heatmap")
+    assert "(N, T, D) = (8, 49, 192)" in view["shape_walk"]
+
+
+def test_inside_view_is_deterministic(shipped):
+    a = inside.inside_view(shipped, 7, 5, 2, 0, 0, 1, 1)
+    b = inside.inside_view(shipped, 7, 5, 2, 0, 0, 1, 1)
+    assert a["summary"] == b["summary"] and a["attention"].to_json() == b["attention"].to_json()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((10, 0, 4, 0, 0, 3, 3), "class must be between 0 and 9"),
+        ((3, -1, 4, 0, 0, 3, 3), "seed"),
+        ((3, 0, 0, 0, 0, 3, 3), "step must be between 1 and 8"),
+        ((3, 0, 9, 0, 0, 3, 3), "step must be between 1 and 8"),
+        ((3, 0, 4, 6, 0, 3, 3), "block must be between 0 and 5"),
+        ((3, 0, 4, 0, 3, 3, 3), "head must be between 0 and 2"),
+        ((3, 0, 4, 0, 0, 7, 3), "query row must be between 0 and 6"),
+        ((3, 0, 4, 0, 0, 3, "x"), "query column must be a whole number"),
+        ((3, 0, 2.5, 0, 0, 3, 3), "whole number"),
+    ],
+)
+def test_inside_validation(args, message):
+    with pytest.raises(ValueError, match=message):
+        inside.validate_inside(*args)
+
+
+def test_validation_follows_the_model_config():
+    cfg = DiT(hidden_size=64, depth=2, num_heads=2, num_classes=4).config
+    assert inside.validate_inside(3, 0, 1, 1, 1, 6, 6, cfg) == (3, 0, 1, 1, 1, 6, 6)
+    with pytest.raises(ValueError, match="block must be between 0 and 1"):
+        inside.validate_inside(3, 0, 1, 2, 0, 0, 0, cfg)
