@@ -132,7 +132,8 @@ def test_label_dropout_verdict_is_computed_from_the_curves():
     overlapping["curves"]["companion_p0.5"]["points"][0].update(accuracy=0.62, accuracy_low=0.57, accuracy_high=0.67)
     assert "within the noise" in ld.verdict(overlapping, {})
     auto = ld.autoguidance_markdown(synthetic_tradeoff())
-    assert "| CFG (null class) | 1.50 | 8.50 | 55.0 |" in auto and "| autoguidance (p 0.1 companion) | 2.00 | 8.75 |" in auto
+    assert "| CFG (null class) | 1.50 | 8.50 | 55.0 |" in auto
+    assert "| autoguidance (p 0.1 companion) | 2.00 | 8.75 |" in auto
 
 
 class LinearClassifier(torch.nn.Module):

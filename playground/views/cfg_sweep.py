@@ -59,7 +59,8 @@ PRESETS = {  # one-click demos: the sweep's arguments, in the order of DEFAULTS
     "Too much guidance": {**DEFAULTS, "label": 5, "scales": "1, 4, 10, 20, 30", "samples": 4, "seed": 1},
     "Unconditional vs conditional": {**DEFAULTS, "label": 7, "scales": "0, 1", "samples": 8, "seed": 2},
     "Negative guidance": {**DEFAULTS, "label": 3, "scales": "-3, -1, 0, 1, 3", "samples": 4, "seed": 3},
-    "Without clipping x0": {**DEFAULTS, "label": 3, "scales": "1, 2, 4, 8", "samples": 4, "seed": 0, "clip": False},
+    "Without clipping x0": {**DEFAULTS, "label": 3, "scales": "1, 4, 8, 15, 30", "samples": 4, "seed": 0,
+                            "clip": False},
 }
 KIND_COLOURS = {"accuracy": "#1f77b4", "confidence": "#ff7f0e", "diversity": "#2ca02c"}
 
@@ -228,7 +229,8 @@ CLIP_NOTE = (
     "`sample.py` runs in a VAE's latent space with `clip_denoised=False`, where there is no pixel range to clip to."
 )
 NEGATIVE_NOTE = (
-    "**s < 0** pushes away from the digit: $\\hat\\epsilon - \\epsilon_u = s\\,(\\epsilon_c - \\epsilon_u)$ then "
+    "**Negative scales** push away from the digit: with s < 0, "
+    "$\\hat\\epsilon - \\epsilon_u = s\\,(\\epsilon_c - \\epsilon_u)$ "
     "points opposite to what the label adds, and the weight on $\\epsilon_c$ is negative. That is not a negative "
     "prompt, which keeps s > 1 and replaces $\\epsilon_u$ by another class's prediction: "
     "$\\epsilon_{neg} + s\\,(\\epsilon_c - \\epsilon_{neg})$ moves towards the digit and away from that class."
@@ -404,7 +406,8 @@ def cfg_summary_markdown(scales, metrics, run, judge_note=None):
         else:
             lines.append(
                 f"**Clipping is off:** the steps use the raw x̂0, whose largest pixel reaches {peaks[top]:.1f} at "
-                f"s = {fmt(scales[top])} (the data lie in [-1, 1]); strong guidance turns into speckle and blobs."
+                f"s = {fmt(scales[top])} (the data lie in [-1, 1]). Tick the box to rerun from the same noise with "
+                "the clip and compare the columns at large s."
             )
     if metrics:
         ceiling = entropy_ceiling(n)
