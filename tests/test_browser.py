@@ -22,6 +22,13 @@ CHROMIUM_ARGS = [
 ]
 SHOTS = REPO / "screenshots"
 TIMEOUT_MS = 120_000
+# For every visible cell of the tables under `selector`: its text and how many lines that text takes.
+CELL_LINES = """selector => [...document.querySelectorAll(selector)].filter(e => e.offsetParent !== null).map(e => {
+    const range = document.createRange();
+    range.selectNodeContents(e);
+    const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+    return [e.innerText.trim(), tops.size];
+})"""
 
 if not CHROMIUM.exists():
     reason = f"{CHROMIUM} is absent: install Debian's chromium (`apt-get install -y chromium`) to run the browser test"
@@ -61,6 +68,24 @@ def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}_full.png"), full_page=True)
 
 
+def open_tab(page, name):
+    """Click a tab by name; tabs that do not fit the bar sit as buttons in gradio's overflow menu."""
+    page.get_by_role("tab").first.wait_for(timeout=TIMEOUT_MS)  # the tab bar is drawn
+    tab = page.get_by_role("tab", name=re.compile(name))
+    if tab.count():
+        tab.click()
+        return
+    page.get_by_role("button", name="More tabs").click()
+    page.locator(".overflow-dropdown button", has_text=re.compile(name)).click()
+
+
+def broken_cells(page, selector):
+    page.locator(selector).first.wait_for(timeout=TIMEOUT_MS)
+    cells = page.evaluate(CELL_LINES, selector)
+    assert cells, f"no table cells under {selector}"
+    return [text for text, lines in cells if lines > 1]
+
+
 def test_first_tab_renders_on_load(page):
     wait_for_plots(page, 3)
     heatmap = page.locator(".js-plotly-plot").first
@@ -90,7 +115,7 @@ def test_embedding_knobs_update_the_views(page):
 
 
 def test_mlp_tab(page):
-    page.get_by_role("tab", name=re.compile("With vs without the MLP")).click()
+    open_tab(page, "With vs without the MLP")
     page.get_by_text("One step against the whole path:").wait_for(timeout=TIMEOUT_MS)
     wait_for_plots(page, 6)
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
@@ -99,8 +124,26 @@ def test_mlp_tab(page):
     shot(page, "02_mlp")
 
 
+def test_inside_the_dit_tab(page):
+    open_tab(page, "Inside the DiT")
+    wait_for_plots(page, 4)
+    titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
+    assert any("noisy to clean" in t for t in titles)
+    shot(page, "03_inside_the_dit")
+
+
+def test_the_guidance_tab_opens_on_a_result(page):
+    open_tab(page, "Classifier-free guidance")
+    grid = page.locator("#cfg-grid img")
+    grid.wait_for(timeout=TIMEOUT_MS)  # no click on Sample or a demo
+    assert grid.evaluate("img => img.complete && img.naturalWidth > 200")
+    assert grid.bounding_box()["y"] < 720  # on the first screen
+    assert page.get_by_text("Class 3", exact=True).count() >= 1  # the default sweep's summary
+    assert broken_cells(page, "#cfg-summary th, #cfg-summary td") == []
+
+
 def test_cfg_tab_runs_a_sweep(page):
-    page.get_by_role("tab", name=re.compile("Classifier-free guidance")).click()
+    open_tab(page, "Classifier-free guidance")
     page.get_by_role("button", name="Sample", exact=True).wait_for(timeout=TIMEOUT_MS)
     assert page.get_by_text("w = s − 1").count() >= 1
     shot(page, "03_cfg_before")
@@ -124,14 +167,6 @@ def test_cfg_bad_scales_show_a_readable_error(page):
     scales.fill("0, 1, 2, 4, 8")
     page.locator(".toast-close").first.click()  # dismiss it, so later screenshots are clean
     page.locator(".toast-close").first.wait_for(state="detached", timeout=TIMEOUT_MS)
-
-
-def open_tab(page, name):
-    """Click a tab by name, through gradio's overflow menu when the tab bar has no room for it."""
-    tab = page.get_by_role("tab", name=re.compile(name))
-    if not tab.is_visible():
-        page.locator(".overflow-menu button, button.overflow-dropdown, .tab-container button[aria-label]").first.click()
-    tab.click()
 
 
 def test_guidance_lab_tab(page):
@@ -173,3 +208,8 @@ def test_model_tab(page):
 
 def test_no_javascript_errors(page):
     assert page.errors == []
+
+
+def test_the_model_tabs_evaluation_table_keeps_every_cell_on_one_line(page):
+    open_tab(page, "The model")
+    assert broken_cells(page, "#model-evaluation th, #model-evaluation td") == []

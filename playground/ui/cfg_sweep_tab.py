@@ -87,7 +87,7 @@ def build_tab(model, model_error):
     choices = [(str(i), i) for i in range(class_count(model))]
     first = initial_sweep(model) or {}
     tradeoff = view.tradeoff_view()
-    with gr.Tab("3 · Classifier-free guidance", id="cfg"):
+    with gr.Tab("4 · Classifier-free guidance", id="cfg"):
         formula = gr.Markdown(first.get("formula", view.cfg_explainer_markdown()), latex_delimiters=LATEX)
         with gr.Row():
             with gr.Column(scale=1, min_width=320):

@@ -44,7 +44,7 @@ def classifier_guidance(label, seed, samples, g, s):
 
 def build_tab(model, model_error):
     choices = [(str(i), i) for i in range(class_count(model))]
-    with gr.Tab("Classifier guidance", id="classifier") as tab:
+    with gr.Tab("7 · Classifier guidance", id="classifier") as tab:
         gr.Markdown(INTRO)
         with gr.Row():
             label = gr.Dropdown(choices, value=DEFAULTS["label"], label="digit", scale=1)

@@ -60,7 +60,7 @@ def guidance_lab(label, seed, scale, samples, t_lo, t_hi, phi, negative, progres
 def build_tab(model, model_error):
     choices = [(str(i), i) for i in range(class_count(model))]
     timesteps = sampling_timesteps(DEFAULT_STEPS)
-    with gr.Tab("Guidance lab", id="lab") as tab:
+    with gr.Tab("5 · Guidance lab", id="lab") as tab:
         gr.Markdown(INTRO)
         gr.Markdown("### 1 · One guided step, opened up")
         with gr.Row():

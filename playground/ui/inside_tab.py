@@ -138,7 +138,7 @@ def build_tab(model, model_error):
     """Two sections; both compute their defaults on the first visit (the app starts without waiting for them)."""
     config = model.config if model is not None else DiTConfig()
     digits = [(str(i), i) for i in range(class_count(model))]
-    with gr.Tab("Inside the DiT", id="inside") as tab:
+    with gr.Tab("3 · Inside the DiT", id="inside") as tab:
         gr.Markdown(INTRO)
         if model is None:
             gr.Markdown(f"> The model did not load: {model_error}")

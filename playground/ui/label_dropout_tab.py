@@ -43,7 +43,7 @@ def label_dropout(label, seed, scales, samples):
 
 def build_tab(model, model_error):
     choices = [(str(i), i) for i in range(class_count(model))]
-    with gr.Tab("Why label dropout", id="dropout") as tab:
+    with gr.Tab("6 · Why label dropout", id="dropout") as tab:
         gr.Markdown(INTRO)
         with gr.Row():
             label = gr.Dropdown(choices, value=DEFAULTS["label"], label="digit", scale=1)

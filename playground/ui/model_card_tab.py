@@ -16,7 +16,7 @@ from playground.views.model_card import (
 
 
 def build_tab(model, model_error):
-    with gr.Tab("4 · The model", id="model"):
+    with gr.Tab("8 · The model", id="model"):
         if model is None:
             gr.Markdown(f"The model did not load: {model_error}")
             return
