@@ -44,3 +44,16 @@ def test_every_figure_serialises_to_json(random_dit):
     view = mlp.mlp_view(random_dit, label=0, seed=1)
     for fig in (view["pca3d"], view["modulation"], plots.message_figure("x")):
         assert json.loads(fig.to_json())["layout"]["title"]["text"]
+
+
+def test_a_model_without_label_dropout_has_a_ten_row_table_and_says_so():
+    from playground.model import DiT
+    from playground.views.model_card import label_dropout_markdown, label_table_figure
+
+    model = DiT(hidden_size=32, depth=1, num_heads=2, class_dropout_prob=0.0)
+    heatmap = label_table_figure(model).to_dict()["data"][0]
+    assert list(heatmap["x"]) == [str(i) for i in range(10)]  # no ∅ row
+    card = {"config": model.config_dict(), "training": {"label_dropout": 0.0, "steps": 10, "global_batch": 4}}
+    assert "**10 rows**" in label_dropout_markdown(card) and "11 rows" not in label_dropout_markdown(card)
+    with_null = {**card, "training": {"label_dropout": 0.1, "steps": 10, "global_batch": 4}}
+    assert "**11 rows**" in label_dropout_markdown(with_null)

@@ -214,7 +214,9 @@ def autoguidance_markdown(tradeoff, target=0.95):
         else:
             rows.append((name, s, curves.value_at(pts, "diversity", s), curves.value_at(pts, "frechet", s)))
     lines = [f"**Autoguidance vs CFG at matched accuracy {target:.2f}** (scale interpolated; "
-             f"{10 * tradeoff['settings']['per_class']} samples per measured point):", "",
+             f"{10 * tradeoff['settings']['per_class']} samples per measured point). The weak model is the p = 0.1 "
+             "companion: the same conditioning and data as the release model, but smaller (1.28M against 4.18M "
+             "parameters), the kind of 'bad version of itself' Karras et al. guide with.", "",
              "| guide | s reaching it | diversity | Frechet |", "|---|---|---|---|"]
     for name, s, div, fre in rows:
         lines.append(f"| {name} | " + (" | ".join(["not reached", "-", "-"]) if s is None else

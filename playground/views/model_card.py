@@ -119,7 +119,8 @@ def label_table_figure(model):
         "hovertemplate": "label %{y} vs %{x}<br>cosine %{z:.3f}<extra></extra>",
     }
     figure_layout = plots.layout(
-        f"The label table: {num_classes} digits + the null class ∅",
+        f"The label table: {num_classes} digits" + (" + the null class ∅" if len(table) > num_classes else
+                                                     ", no null class (trained without label dropout)"),
         "cosine similarity between rows of y_embedder.embedding_table",
         height=430,
         xaxis={"type": "category", "title": {"text": "label row"}},
@@ -133,6 +134,14 @@ def label_dropout_markdown(card):
     training = card.get("training", {})
     num_classes = cfg.get("num_classes", 10)
     p = training.get("label_dropout", cfg.get("class_dropout_prob", 0.1))
+    if not p:
+        return (
+            f"### No null class: this model was trained without label dropout\n\n"
+            f"With `class_dropout_prob = 0` the reference `LabelEmbedder` allocates no null row "
+            f"(`use_cfg_embedding = dropout_prob > 0`): the label table has **{num_classes} rows**, one per digit. "
+            "The network never learned an unconditional prediction, so classifier-free guidance cannot run on it; "
+            "it samples at s = 1 (plain conditional) only."
+        )
     text = (
         f"### How one network learned ∅, the unconditional model\n\n"
         f"The label table has **{num_classes + 1} rows**: one per digit and row **{num_classes}**, the null class ∅. "
