@@ -108,3 +108,37 @@ def evaluation_markdown(evaluation, num_classes=10):
     if evaluation.get("notes"):
         parts.append(evaluation["notes"])
     return "\n\n".join(parts)
+
+
+def titled(image, title, font_size=18, pad=6):
+    """`image` under a white band holding `title` (one line), as a new RGB image of the same width."""
+    band = font_size + 2 * pad
+    canvas = Image.new("RGB", (image.width, image.height + band), "white")
+    canvas.paste(image.convert("RGB"), (0, band))
+    font = ImageFont.load_default(size=font_size)
+    ImageDraw.Draw(canvas).text((image.width / 2, band / 2), title, fill="black", font=font, anchor="mm")
+    return canvas
+
+
+def denoising_frames(x0_steps, scales, row_labels=None, cell=84):
+    """One picture per step from uint8 `[steps, S, N, H, W]` (the predicted x0 after each step): the sweep grid
+    (columns "s = ...") under a band "step k/steps · t = ..." (the t at which that x0 was predicted).
+
+    Grayscale ("L"): every pixel of a grid is a grey, so the GIF's palette holds them exactly.
+    """
+    x0_steps = np.asarray(x0_steps, dtype=np.uint8)
+    steps = len(x0_steps)
+    timesteps = sampling_timesteps(steps)
+    return [
+        titled(sweep_grid(frame, scales, row_labels, cell=cell), f"step {k}/{steps} · t = {timesteps[k - 1]}")
+        .convert("L")
+        for k, frame in enumerate(x0_steps, start=1)
+    ]
+
+
+def save_gif(frames, path, frame_ms=250, last_ms=1500):
+    """Write PIL `frames` as a looping animated GIF to `path` (a file name or a binary file); the last frame stays
+    on screen `last_ms`."""
+    durations = [frame_ms] * (len(frames) - 1) + [last_ms]
+    frames[0].save(path, format="gif", save_all=True, append_images=frames[1:], duration=durations, loop=0,
+                   optimize=False, disposal=1)

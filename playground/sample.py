@@ -1,6 +1,7 @@
 """Sample digits from the pretrained DiT at several guidance scales and save a labelled grid.
 
     python -m playground.sample --labels 3 --n 8 --scales 0 1 4 7 --steps 50 --seed 0 --out grid.png
+    python -m playground.sample --labels 3 --n 4 --scales 0 1 4 --gif denoising.gif  # for slides
 
 Columns are guidance scales (DiT's s: 0 unconditional, 1 conditional), rows are samples; a row
 starts from the same noise in every column, so only the guidance changes along it.
@@ -16,7 +17,7 @@ import numpy as np
 from playground.checkpoint import CheckpointError, load_pretrained
 from playground.data import to_uint8
 from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, NUM_TIMESTEPS, SAMPLERS
-from playground.grids import sweep_grid
+from playground.grids import denoising_frames, save_gif, sweep_grid
 from playground.guidance import Guidance, GuidanceError
 from playground.noisy_classifier import load_classifier
 from playground.process import apply_process_settings
@@ -94,6 +95,8 @@ def parse_args(argv=None):
                    help=f"samples per label (rows = len(labels) * n; scales x rows <= {MAX_IMAGES})")
     p.add_argument("--out", default="grid.png", help="PNG grid")
     p.add_argument("--npy", default=None, help="also save uint8 [len(scales), len(labels) * n, 28, 28]")
+    p.add_argument("--gif", default=None, metavar="PATH",
+                   help="also save the denoising as an animated GIF: the grid of the predicted x0 at each step")
     p.add_argument("--zoom", type=int, default=3, help=f"pixel upscaling in the grid, 1..{MAX_ZOOM}")
     add_sampling_args(p)
     args = p.parse_args(argv)
@@ -114,9 +117,16 @@ def main(argv=None):
     model = load_model_or_exit(args.weights)
     guidance = guidance_or_exit(args, model)
     labels = [y for y in args.labels for _ in range(args.n)]
+    x0_steps = []
+
+    def on_step(step, steps, x0):
+        progress(step, steps, x0)
+        if args.gif:
+            x0_steps.append(to_uint8(x0).numpy())
+
     x = sample_cfg_sweep(
         model, labels, args.scales, steps=args.steps, seed=args.seed, sampler=args.sampler,
-        precision=args.precision, guidance=guidance, callback=progress,
+        precision=args.precision, guidance=guidance, callback=on_step,
     )
     samples = to_uint8(x).numpy()  # [S, N, 28, 28]
     try:
@@ -126,6 +136,11 @@ def main(argv=None):
         if args.npy:
             np.save(args.npy, samples)
             print(f"wrote {args.npy}", file=sys.stderr)
+        if args.gif:
+            Path(args.gif).parent.mkdir(parents=True, exist_ok=True)
+            x0_steps[-1] = samples  # the last frame shows the samples the PNG shows (the last x0 up to rounding)
+            save_gif(denoising_frames(x0_steps, args.scales, row_labels=labels, cell=28 * args.zoom), args.gif)
+            print(f"wrote {args.gif}", file=sys.stderr)
     except OSError as e:
         raise SystemExit(f"error: cannot write {e.filename or args.out}: {e.strerror or e}") from e
 

@@ -43,6 +43,7 @@ def test_the_three_named_endpoints_take_simple_inputs(client):
     assert names["/mlp_comparison"] == ["label", "seed"]
     assert names["/flavour_check"] == ["per_digit", "seed"]
     assert names["/cfg_sweep"] == ["label", "scales", "samples", "seed", "steps", "sampler", "clip"]
+    assert names["/live_column"] == ["label", "scale", "samples", "seed"]
     clip = api["/cfg_sweep"]["parameters"][-1]
     assert clip["parameter_has_default"] and clip["parameter_default"] is True  # six-input clients still work
 
@@ -167,8 +168,16 @@ def test_cfg_sweep_rejects_bad_input(client, args, message):
         client.predict(*args, api_name="/cfg_sweep")
 
 
+def test_live_column_answers_and_rejects_a_bad_scale(client):
+    image, line = client.predict(3, 4, 2, 0, api_name="/live_column")  # its bytes: test_views_live.py
+    column = np.asarray(Image.open(image).convert("L"))
+    assert column.shape[1] > column.shape[0] and "**s = 4**" in line and "8 steps" in line
+    with pytest.raises(AppError, match="guidance scale"):
+        client.predict(3, 99, 2, 0, api_name="/live_column")
+
+
 def test_validate_sweep_is_a_plain_function():
-    assert validate_sweep(3, "0, 1", 2, 5, 10, "ddim") == (3, [0.0, 1.0], 2, 5, 10, "ddim")
+    assert validate_sweep(3, "0, 1", 2, 5, 10, "ddim") == (3, [0.0, 1.0], 2, 5, 10, "ddim", True)
     with pytest.raises(ValueError, match="Unknown sampler"):
         validate_sweep(3, "1", 2, 5, 10, "euler")
     with pytest.raises(ValueError, match="class"):

@@ -155,7 +155,19 @@ def test_cfg_tab_runs_a_sweep(page):
     assert page.get_by_label(re.compile("guidance scales")).input_value() == "0, 1, 2, 4, 8"
     grid = page.locator("#cfg-grid img")
     assert grid.evaluate("img => img.complete && img.naturalWidth > 200")
+    page.locator("#cfg-exports").get_by_text(re.compile(r"\.gif")).wait_for(timeout=TIMEOUT_MS)  # for slides
     shot(page, "03_cfg_sweep")
+
+
+def test_cfg_live_slider_resamples_one_column_without_a_click(page):
+    open_tab(page, "Classifier-free guidance")
+    before = page.locator("#cfg-live-column img").get_attribute("src")
+    page.locator("#cfg-live-scale input[type=range]").evaluate(
+        "(input, v) => { Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(input, v);"
+        " input.dispatchEvent(new Event('input', {bubbles: true})); }", "7.5")
+    page.locator("#cfg-live-line").get_by_text("s = 7.5").wait_for(timeout=TIMEOUT_MS)
+    assert page.locator("#cfg-live-column img").get_attribute("src") != before
+    shot(page, "03c_cfg_live")
 
 
 def test_cfg_bad_scales_show_a_readable_error(page):

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from playground import bench, sample
 from playground.checkpoint import load_pretrained
@@ -37,6 +37,19 @@ def test_sample_cli_writes_grid_and_npy(tmp_path):
     assert samples.shape == (3, 4, 28, 28) and samples.dtype == np.uint8
     grid = Image.open(png)
     assert grid.size == sweep_grid(samples, [0, 4, 7], row_labels=[3, 3, 7, 7], cell=3 * 28).size
+
+
+def test_sample_cli_writes_a_denoising_gif_ending_on_the_png(tmp_path):
+    png, gif = tmp_path / "grid.png", tmp_path / "steps.gif"
+    result = run("playground.sample", "--labels", "3", "--n", "2", "--scales", "0", "4", "--steps", "3",
+                 "--out", str(png), "--gif", str(gif))
+    assert result.returncode == 0, result.stderr
+    with Image.open(gif) as animation:
+        frames = [frame.convert("L") for frame in ImageSequence.Iterator(animation)]
+    assert len(frames) == 3 and len({frame.size for frame in frames}) == 1
+    final, last = np.asarray(Image.open(png).convert("L")), np.asarray(frames[-1])
+    band = last.shape[0] - final.shape[0]  # the "step 3/3 · t = 0" band over the grid
+    assert band > 0 and np.array_equal(last[band:], final)
 
 
 def test_grid_places_each_digit_under_its_header():

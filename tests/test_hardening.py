@@ -108,7 +108,7 @@ def test_bad_input_gets_our_message(client, api, args, message):
 
 @pytest.mark.slow
 def test_nan_as_a_json_number_gets_our_message(app_url):
-    stream = raw_call(app_url, "/cfg_sweep", '{"data": [3, "1", 1, 0, NaN, "ddim"]}')
+    stream = raw_call(app_url, "/cfg_sweep", '{"data": [3, "1", 1, 0, NaN, "ddim", true]}')
     assert "event: error" in stream and "steps must be a whole number, got nan" in stream
 
 
@@ -142,7 +142,8 @@ def test_caps_are_shown_in_the_ui():
     assert demo._queue.max_size == QUEUE_MAX_SIZE
     assert demo._queue.default_concurrency_limit == VIEW_CONCURRENCY
     public = {fn.api_name: fn for fn in demo.fns.values() if fn.api_visibility == "public"}
-    assert set(public) == {"timestep_embedding", "mlp_comparison", "cfg_sweep"}
+    assert set(public) == {"timestep_embedding", "flavour_check", "mlp_comparison", "inside_dit", "counterfactual",
+                           "cfg_sweep", "live_column", "guided_step", "guidance_lab", "label_dropout", "classifier_guidance"}
     assert not any(fn.preprocess for fn in public.values())  # every value reaches our validators
     sweeps = [fn for fn in demo.fns.values() if fn.fn is cfg_sweep_tab.cfg_sweep]
     assert sweeps and all(fn.concurrency_limit == SAMPLING_CONCURRENCY for fn in sweeps)

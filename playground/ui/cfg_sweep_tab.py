@@ -17,6 +17,7 @@ from playground.ui.shared import (
     user_error,
 )
 from playground.views import cfg_sweep as view
+from playground.views import live
 from playground.views.cfg_sweep import (
     CLIP_NOTE,
     DEFAULTS,
@@ -55,6 +56,8 @@ CONFUSIONS = """
 def cfg_sweep(label, scales, samples, seed, steps, sampler, clip=True, progress=PROGRESS):
     """Sample one class at several guidance scales from shared noise; grid, judge scores, trajectory.
 
+    A generator: the grid of the predicted x0 after each step (the other outputs left as they are), then the
+    sweep's grid, metrics, trajectory, summary and formula (what a client's `predict` returns).
     `clip` (last, optional: clients of the six-input endpoint still work) clips x0 and re-derives eps.
     """
     model, _ = get_model()
@@ -63,8 +66,39 @@ def cfg_sweep(label, scales, samples, seed, steps, sampler, clip=True, progress=
     )
     model = require_model()
     judge, judge_note = get_judge()
-    out = view.sweep_view(model, *args, judge=judge, judge_note=judge_note, progress=progress)
-    return out["grid"], out["metrics"], out["trajectory"], out["summary"], out["formula"]
+    for kind, out in live.stream_sweep(model, args, judge=judge, judge_note=judge_note, progress=progress):
+        if kind == "step":
+            yield out, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        else:
+            live.keep_frames(args, out)
+            yield out["grid"], out["metrics"], out["trajectory"], out["summary"], out["formula"]
+
+
+def export_sweep(label, scales, samples, seed, steps, sampler, clip=True):
+    """The last sweep's denoising as a GIF and its final grid as a PNG (files for the download box)."""
+    model, _ = get_model()
+    args = user_error(
+        view.validate_sweep, label, scales, samples, seed, steps, sampler, clip, num_classes=class_count(model)
+    )
+    return live.export_files(require_model(), *args)
+
+
+def live_column(label, scale, samples, seed):
+    """One guidance scale re-sampled (default sampler and steps, the sweep's noise): the column and the judge's
+    reading."""
+    model, _ = get_model()
+    args = user_error(live.validate_live, label, scale, samples, seed, num_classes=class_count(model))
+    out = live.live_column(require_model(), *args, judge=get_judge()[0])
+    return out["image"], out["line"]
+
+
+def initial_column(model, first):
+    """The live column at `live.LIVE_SCALE`, cut from the opening sweep (the same bytes): `{"image", "line"}`."""
+    scales = list(view.parse_scales(DEFAULTS["scales"]))
+    if model is None or "images" not in first or live.LIVE_SCALE not in scales:
+        return {"image": None, "line": "Drag the slider to sample one column."}
+    images = first["images"][scales.index(live.LIVE_SCALE)][: DEFAULTS["samples"]]
+    return live.column_view(images, DEFAULTS["label"], live.LIVE_SCALE, get_judge()[0])
 
 
 def initial_sweep(model):
@@ -86,6 +120,7 @@ def build_tab(model, model_error):
     """The sweep's knobs and presets on the left; samples, denoising, judge scores and the formula on the right."""
     choices = [(str(i), i) for i in range(class_count(model))]
     first = initial_sweep(model) or {}
+    first_column = initial_column(model, first)
     tradeoff = view.tradeoff_view()
     with gr.Tab("4 · Classifier-free guidance", id="cfg"):
         formula = gr.Markdown(first.get("formula", view.cfg_explainer_markdown()), latex_delimiters=LATEX)
@@ -116,6 +151,15 @@ def build_tab(model, model_error):
                     elem_classes="caps",
                 )
             with gr.Column(scale=3):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=300):
+                        live_scale = gr.Slider(
+                            *SCALE_RANGE, value=live.LIVE_SCALE, step=live.LIVE_STEP, elem_id="cfg-live-scale",
+                            label="Drag the scale: one column, re-sampled as you move (same digit, seed, noise)",
+                        )
+                        live_line = gr.Markdown(first_column["line"], elem_id="cfg-live-line")
+                    live_image = gr.Image(value=first_column["image"], show_label=False, type="pil", format="png",
+                                          interactive=False, height=150, elem_id="cfg-live-column", buttons=[])
                 with gr.Row():
                     with gr.Column():
                         gr.Markdown("**Samples**: columns = guidance scale s; rows share their starting noise")
@@ -123,6 +167,8 @@ def build_tab(model, model_error):
                     with gr.Column():
                         gr.Markdown("**Denoising** (row 1): the predicted clean image x0 at a few steps")
                         trajectory = opening_image("cfg-trajectory", first.get("trajectory"))
+                exports = gr.File(label="For slides: the last sweep's denoising (GIF) and final grid (PNG)",
+                                  file_count="multiple", interactive=False, elem_id="cfg-exports", height=90)
                 metrics_plot = plot(value=first.get("metrics"))
                 summary = gr.Markdown(
                     first.get("summary", "Pick a one-click demo or press **Sample**.")
@@ -140,6 +186,8 @@ def build_tab(model, model_error):
             gr.Markdown(CONFUSIONS.replace("{CLIP}", CLIP_NOTE))
         inputs = [label, scales, samples, seed, steps, sampler, clip]  # the order of DEFAULTS and of each preset
         outputs = [grid, metrics_plot, trajectory, summary, formula]
+        export = {"fn": export_sweep, "inputs": inputs, "outputs": exports, "api_visibility": "private",
+                  "show_progress": "minimal", "concurrency_limit": SAMPLING_CONCURRENCY, "concurrency_id": "sampling"}
         gr.on(
             triggers=[run.click, scales.submit],
             fn=cfg_sweep,
@@ -149,6 +197,17 @@ def build_tab(model, model_error):
             preprocess=False,
             concurrency_limit=SAMPLING_CONCURRENCY,
             concurrency_id="sampling",
+        ).success(**export)
+        live_scale.input(  # while dragging: the newest value wins, values that came in meanwhile are dropped
+            live_column,
+            [label, live_scale, samples, seed],
+            [live_image, live_line],
+            api_name="live_column",
+            preprocess=False,
+            trigger_mode="always_last",
+            show_progress="hidden",
+            concurrency_limit=1,
+            concurrency_id="live",  # its own lane: a running sweep does not hold the slider up
         )
         for name, button in preset_buttons.items():
             button.click(
@@ -163,4 +222,4 @@ def build_tab(model, model_error):
                 api_visibility="private",
                 concurrency_limit=SAMPLING_CONCURRENCY,
                 concurrency_id="sampling",
-            )
+            ).success(**export)

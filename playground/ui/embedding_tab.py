@@ -1,6 +1,6 @@
 """Tab 1, the timestep embedding: widgets from `views.embedding.DEFAULTS` and its caps; `/timestep_embedding`."""
 
-import threading
+from functools import lru_cache
 
 import gradio as gr
 
@@ -48,8 +48,9 @@ def flavour_check(per_digit, seed):
     return view["grid"], view["summary"]
 
 
+@lru_cache(maxsize=1)
 def _default_flavour_check():
-    """The default check (computed in the background at start, then cached), or a note when it cannot run."""
+    """The default check (computed on the first page load, then cached), or a note when it cannot run."""
     try:
         return flavour_check(**flavours.DEFAULTS)
     except gr.Error as e:
@@ -146,8 +147,9 @@ def build_tab(model, model_error):
             concurrency_id="sampling",
         )
         if model is not None:
-            threading.Thread(target=_default_flavour_check, daemon=True).start()  # warm the cache at start
-            gr.on(None, _default_flavour_check, outputs=[grid, table], api_visibility="private")  # on page load
+            # On page load: the first visitor computes it (a few seconds), later ones get the cached result.
+            gr.on(None, _default_flavour_check, outputs=[grid, table], api_visibility="private",
+                  concurrency_limit=shared.SAMPLING_CONCURRENCY, concurrency_id="sampling")
         gr.on(
             triggers=[
                 dim.release,

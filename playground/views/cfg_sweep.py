@@ -176,13 +176,15 @@ def guided_x0_peak(scales):
 
 
 def sweep_view(
-    model, label, scales, samples, seed, steps, sampler, clip=True, judge=None, judge_note=None, progress=None
+    model, label, scales, samples, seed, steps, sampler, clip=True, judge=None, judge_note=None, progress=None,
+    on_x0=None,
 ):
     """Sample one class at several guidance scales from shared noise; grid, judge scores, trajectory, text.
 
     Takes the checked arguments of `validate_sweep` (`clip`: clip x0 and re-derive eps at each step).
     `progress(value, desc=...)`, if given, hears about each step (`value` = (step, total)) and the judging (1.0).
-    Without a judge, `judge_note` says why.
+    Without a judge, `judge_note` says why. `on_x0(step, total, x0)`, if given, sees the predicted x0
+    `[S, N, C, H, W]` after each step (the streamed grid); "images" holds the uint8 samples `[S, N, H, W]`.
     """
     progress = progress or (lambda value, desc=None: None)
     keep = set(capture_steps(steps))
@@ -192,6 +194,8 @@ def sweep_view(
         progress((step, total), desc=f"denoising: step {step} of {total}")
         if step in keep:
             frames[step] = to_uint8(x0[:, 0]).numpy()  # row 0 at every scale: [S, H, W]
+        if on_x0 is not None:
+            on_x0(step, total, x0)
 
     peak_hook, peaks = guided_x0_peak(scales)
     progress((0, steps), desc="starting from noise")
@@ -219,6 +223,7 @@ def sweep_view(
         "trajectory": trajectory_image(frames, scales, steps),
         "summary": cfg_summary_markdown(scales, metrics, run, judge_note),
         "formula": cfg_explainer_markdown(scales),
+        "images": images,
     }
 
 
