@@ -167,3 +167,11 @@ def test_classifier_accuracy_by_t_figure_reads_the_card():
     fig = cg.accuracy_by_t_figure({"held_out_accuracy_by_t": {"0": 0.98, "500": 0.6, "999": 0.1}})
     bar = fig.to_dict()["data"][0]
     assert list(bar["x"]) == [0, 500, 999] and list(bar["y"]) == [0.98, 0.6, 0.1]
+
+
+def test_matched_scale_is_only_an_upward_crossing():
+    falling = [{"s": 1.0, "accuracy": 0.8}, {"s": 2.0, "accuracy": 0.97}, {"s": 4.0, "accuracy": 0.85}]
+    assert curves.interpolate_scale(falling, "accuracy", 0.9) == pytest.approx(1 + 0.1 / 0.17)
+    assert curves.interpolate_scale(falling, "accuracy", 0.75) is None  # above it from the first point
+    assert ld.compare(0.3, 0.2, "more", "less") == "no clear difference (1.5 SE)"
+    assert ld.compare(-0.5, 0.2, "more", "less") == "less (2.5 SE)"

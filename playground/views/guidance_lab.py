@@ -270,7 +270,10 @@ def matched_accuracy_markdown(tradeoff, target=0.95):
         pts = curves.points(tradeoff, key)
         s = curves.interpolate_scale(pts, "accuracy", target)
         if s is None:
-            lines.append(f"| {curves.NAMES[key]} | not reached | - | - |")
+            first = pts[0] if pts else None
+            where = (f"already at its first point, {curves.scale_of(first):g}" if first and
+                     first["accuracy"] >= target else "not reached")
+            lines.append(f"| {curves.NAMES[key]} | {where} | - | - |")
             continue
         div, fre = curves.value_at(pts, "diversity", s), curves.value_at(pts, "frechet", s)
         lines.append(f"| {curves.NAMES[key]} | {fmt(round(s, 2))} | {div:.2f} | {fre:.1f} |")

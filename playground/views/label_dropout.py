@@ -201,6 +201,14 @@ def verdict(tradeoff, stand_in_scores):
     return "\n\n".join(parts)
 
 
+def compare(difference, standard_error, better, worse):
+    """'more variety (1.2 SE)' or 'no clear difference (0.3 SE)': a difference against its standard error."""
+    ratio = difference / standard_error if standard_error else math.inf
+    if abs(ratio) < 2:
+        return f"no clear difference ({abs(ratio):.1f} SE)"
+    return f"{better if ratio > 0 else worse} ({abs(ratio):.1f} SE)"
+
+
 def autoguidance_markdown(tradeoff, target=0.95):
     """CFG against autoguidance on the release model, at matched accuracy and on the whole curve."""
     cfg, auto = curves.points(tradeoff, "cfg"), curves.points(tradeoff, "autoguidance")
@@ -222,13 +230,16 @@ def autoguidance_markdown(tradeoff, target=0.95):
         lines.append(f"| {name} | " + (" | ".join(["not reached", "-", "-"]) if s is None else
                                        f"{s:.2f} | {div:.2f} | {fre:.1f}") + " |")
     if all(r[1] is not None for r in rows):
-        keeps = rows[1][2] > rows[0][2]
-        lines.append("")
-        lines.append(f"Karras et al. report that autoguidance keeps variety where CFG loses it; here, at the same "
-                     f"accuracy, its diversity is {rows[1][2]:.2f} against CFG's {rows[0][2]:.2f} "
-                     f"({'more' if keeps else 'less'} variety) and its Frechet {rows[1][3]:.1f} against "
-                     f"{rows[0][3]:.1f}. Each measured point has a diversity SE of about "
-                     f"{np.mean([p['diversity_se'] or math.nan for p in cfg]):.2f}.")
+        (_, s_cfg, div_cfg, fre_cfg), (_, s_auto, div_auto, fre_auto) = rows
+        near_cfg, near_auto = curves.nearest_point(cfg, s_cfg), curves.nearest_point(auto, s_auto)
+        div_se = math.hypot(near_cfg["diversity_se"] or 0, near_auto["diversity_se"] or 0)
+        fre_se = math.hypot(near_cfg["frechet_se"] or 0, near_auto["frechet_se"] or 0)
+        lines += ["", "Karras et al. report that autoguidance keeps variety where CFG loses it and lowers FID. Here, "
+                  f"at the same accuracy, diversity is {div_auto:.2f} against CFG's {div_cfg:.2f}: "
+                  + compare(div_auto - div_cfg, div_se, "more variety", "less variety")
+                  + f"; Frechet {fre_auto:.1f} against {fre_cfg:.1f}: "
+                  + compare(fre_cfg - fre_auto, fre_se, "closer to real digits", "further from real digits")
+                  + ". (Standard errors from the nearest measured points.)"]
     return "\n".join(lines)
 
 

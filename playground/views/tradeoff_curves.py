@@ -49,12 +49,23 @@ def scale_of(point):
 
 
 def interpolate_scale(curve_points, metric, target):
-    """The scale (linear between measured points) where `metric` first reaches `target`, or None."""
+    """The scale (linear between measured points) where `metric` first rises to `target`, or None.
+
+    None also when the first measured point is already at or above `target`: where below it the curve
+    crossed is not measured.
+    """
     pairs = [(scale_of(p), p[metric]) for p in curve_points if p.get(metric) is not None]
+    if not pairs or pairs[0][1] >= target:
+        return None
     for (s0, v0), (s1, v1) in zip(pairs, pairs[1:], strict=False):
-        if (v0 - target) * (v1 - target) <= 0 and v0 != v1:
+        if v0 < target <= v1:
             return s0 + (target - v0) * (s1 - s0) / (v1 - v0)
     return None
+
+
+def nearest_point(curve_points, scale):
+    """The measured point closest to `scale` (for the uncertainty of an interpolated value)."""
+    return min(curve_points, key=lambda p: abs(scale_of(p) - scale))
 
 
 def value_at(curve_points, metric, scale):
