@@ -143,7 +143,8 @@ def test_caps_are_shown_in_the_ui():
     assert demo._queue.default_concurrency_limit == VIEW_CONCURRENCY
     public = {fn.api_name: fn for fn in demo.fns.values() if fn.api_visibility == "public"}
     assert set(public) == {"timestep_embedding", "flavour_check", "mlp_comparison", "inside_dit", "counterfactual",
-                           "cfg_sweep", "live_column", "guided_step", "guidance_lab", "label_dropout", "classifier_guidance"}
+                           "cfg_sweep", "live_column", "guided_step", "guidance_lab", "label_dropout",
+                           "classifier_guidance"}
     assert not any(fn.preprocess for fn in public.values())  # every value reaches our validators
     sweeps = [fn for fn in demo.fns.values() if fn.fn is cfg_sweep_tab.cfg_sweep]
     assert sweeps and all(fn.concurrency_limit == SAMPLING_CONCURRENCY for fn in sweeps)
