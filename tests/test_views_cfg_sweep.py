@@ -15,7 +15,7 @@ from playground.diffusion import sampling_timesteps
 from playground.guidance import Guidance, classifier_free_guidance
 from playground.judge import load_judge, wilson_interval
 from playground.sampling import sample_cfg_sweep
-from playground.views import cfg_sweep
+from playground.views import cfg_sweep, cfg_tradeoff
 
 
 @pytest.mark.parametrize(
@@ -205,45 +205,45 @@ def test_the_tradeoff_curve_is_drawn_and_described_from_the_numbers(tmp_path):
     points = [point(8.0, 174.3, 5.9, 1.0, 8.1), point(0.0, 180.0, 6.0, 0.08, 10.5), point(1.0, 36.7, 3.9, 0.91, 9.2),
               point(1.5, 40.0, 3.0), point(4.0, 130.7, 5.0)]
     path = write_tradeoff(tmp_path / "tradeoff.json", points)
-    run, reason = cfg_sweep.load_tradeoff(path)
+    run, reason = cfg_tradeoff.load_tradeoff(path)
     assert reason is None
-    facts = cfg_sweep.tradeoff_facts(run)
+    facts = cfg_tradeoff.tradeoff_facts(run)
     # 40.0 - 2·3.0 <= 36.7 + 2·3.9: s = 1.5 is within the noise of the best; s = 4 (130.7 ± 5.0) is not
     assert (facts["best_s"], facts["best_frechet"], facts["tied_with_best"]) == (1.0, 36.7, [1.5])
     assert (facts["last_s"], facts["last_frechet"], facts["rise_is_real"], facts["floor"]) == (8.0, 174.3, True, 36.2)
     assert facts["samples"] == 300
-    fig = cfg_sweep.tradeoff_figure(run)
+    fig = cfg_tradeoff.tradeoff_figure(run)
     assert tuple(fig.data[0].x) == (0.0, 1.0, 1.5, 4.0, 8.0)
     assert tuple(fig.data[0].y) == (180.0, 36.7, 40.0, 130.7, 174.3)
     assert tuple(fig.data[0].error_y.array) == (6.0, 3.9, 3.0, 5.0, 5.9)
     assert [shape.y0 for shape in fig.layout.shapes] == [36.2]  # the real-data floor
     assert tuple(fig.data[1].y) == (0.08, 0.91, 0.9, 0.9, 1.0) and tuple(fig.data[2].y)[-1] == 8.1
-    text = cfg_sweep.tradeoff_markdown(run)
+    text = cfg_tradeoff.tradeoff_markdown(run)
     assert "36.7 ± 3.9" in text and "174.3 ± 5.9" in text and "36.2" in text
 
 
 def test_a_rise_within_the_noise_is_not_called_a_rise(tmp_path):
     path = write_tradeoff(tmp_path / "t.json", [point(1.0, 40.0, 5.0), point(8.0, 50.0, 5.0)])
-    run, _ = cfg_sweep.load_tradeoff(path)
-    facts = cfg_sweep.tradeoff_facts(run)
+    run, _ = cfg_tradeoff.load_tradeoff(path)
+    facts = cfg_tradeoff.tradeoff_facts(run)
     assert facts["rise_is_real"] is False and facts["tied_with_best"] == [8.0]  # 50 - 10 <= 40 + 10
 
 
 def test_a_missing_tradeoff_says_which_command_makes_it(tmp_path):
-    missing = cfg_sweep.tradeoff_view(tmp_path / "absent.json")
+    missing = cfg_tradeoff.tradeoff_view(tmp_path / "absent.json")
     assert "python -m playground.tradeoff" in missing["markdown"] and len(missing["figure"].data) == 0
     other = write_tradeoff(tmp_path / "t.json", [point(1.0, 40.0, 5.0)], curve="rescale")
-    no_cfg = cfg_sweep.tradeoff_view(other)
+    no_cfg = cfg_tradeoff.tradeoff_view(other)
     assert "no 'cfg' curve" in no_cfg["markdown"] and len(no_cfg["figure"].data) == 0
     broken = tmp_path / "broken.json"
     broken.write_text("{")
-    assert "missing or unreadable" in cfg_sweep.tradeoff_view(broken)["markdown"]
+    assert "missing or unreadable" in cfg_tradeoff.tradeoff_view(broken)["markdown"]
 
 
-@pytest.mark.skipif(not cfg_sweep.TRADEOFF_PATH.exists(), reason="assets/tradeoff.json is not precomputed yet")
+@pytest.mark.skipif(not cfg_tradeoff.TRADEOFF_PATH.exists(), reason="assets/tradeoff.json is not precomputed yet")
 def test_the_shipped_tradeoff_has_a_cfg_curve_from_all_ten_digits():
-    run, reason = cfg_sweep.load_tradeoff()
+    run, reason = cfg_tradeoff.load_tradeoff()
     assert reason is None and run["settings"]["per_class"] >= 30
-    facts = cfg_sweep.tradeoff_facts(run)
+    facts = cfg_tradeoff.tradeoff_facts(run)
     assert facts["samples"] >= 300 and facts["floor"] is not None
-    assert len(cfg_sweep.tradeoff_figure(run).data) == 3
+    assert len(cfg_tradeoff.tradeoff_figure(run).data) == 3

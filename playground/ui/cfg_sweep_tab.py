@@ -2,6 +2,8 @@
 `/cfg_sweep`. The tab opens on the default sweep, computed once when the app is built (about a second), and
 shows the precomputed all-class trade-off (`assets/tradeoff.json`) under the live sweep."""
 
+import os
+
 import gradio as gr
 
 from playground.diffusion import SAMPLERS
@@ -17,7 +19,7 @@ from playground.ui.shared import (
     user_error,
 )
 from playground.views import cfg_sweep as view
-from playground.views import live
+from playground.views import cfg_tradeoff, live
 from playground.views.cfg_sweep import (
     CLIP_NOTE,
     DEFAULTS,
@@ -29,6 +31,7 @@ from playground.views.cfg_sweep import (
     SCALE_RANGE,
 )
 
+STREAM_ENV = "PLAYGROUND_STREAM_SWEEP"  # "0": the sweep sends only its result (scripts/measure_live.py compares)
 PROGRESS = gr.Progress()  # gradio passes this default instance to the handler (its documented idiom)
 
 CONFUSIONS = """
@@ -68,7 +71,8 @@ def cfg_sweep(label, scales, samples, seed, steps, sampler, clip=True, progress=
     judge, judge_note = get_judge()
     for kind, out in live.stream_sweep(model, args, judge=judge, judge_note=judge_note, progress=progress):
         if kind == "step":
-            yield out, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            if os.environ.get(STREAM_ENV) != "0":
+                yield out, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         else:
             live.keep_frames(args, out)
             yield out["grid"], out["metrics"], out["trajectory"], out["summary"], out["formula"]
@@ -121,7 +125,7 @@ def build_tab(model, model_error):
     choices = [(str(i), i) for i in range(class_count(model))]
     first = initial_sweep(model) or {}
     first_column = initial_column(model, first)
-    tradeoff = view.tradeoff_view()
+    tradeoff = cfg_tradeoff.tradeoff_view()
     with gr.Tab("4 · Classifier-free guidance", id="cfg"):
         formula = gr.Markdown(first.get("formula", view.cfg_explainer_markdown()), latex_delimiters=LATEX)
         with gr.Row():
@@ -168,7 +172,7 @@ def build_tab(model, model_error):
                         gr.Markdown("**Denoising** (row 1): the predicted clean image x0 at a few steps")
                         trajectory = opening_image("cfg-trajectory", first.get("trajectory"))
                 exports = gr.File(label="For slides: the last sweep's denoising (GIF) and final grid (PNG)",
-                                  file_count="multiple", interactive=False, elem_id="cfg-exports", height=90)
+                                  file_count="multiple", interactive=False, elem_id="cfg-exports", height=140)
                 metrics_plot = plot(value=first.get("metrics"))
                 summary = gr.Markdown(
                     first.get("summary", "Pick a one-click demo or press **Sample**.")
