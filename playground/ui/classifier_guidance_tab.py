@@ -57,7 +57,7 @@ def build_tab(model, model_error):
             with gr.Column(scale=3):
                 grid = image("cg-grid")
             with gr.Column(scale=2):
-                summary = gr.Markdown()
+                summary = gr.Markdown(elem_classes="nowrap-table")
         with gr.Row():
             tradeoff = plot()
             frechet = plot()

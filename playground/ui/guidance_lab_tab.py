@@ -97,10 +97,10 @@ def build_tab(model, model_error):
                 run = gr.Button("Compare", variant="primary", elem_classes="big-run")
             with gr.Column(scale=3):
                 grid = image("lab-grid")
-                table = gr.Markdown()
+                table = gr.Markdown(elem_classes="nowrap-table")
         with gr.Row():
             interval = plot()
-            verdict = gr.Markdown()
+            verdict = gr.Markdown(elem_classes="nowrap-table")
         with gr.Row():
             tradeoff = plot()
             frechet = plot()

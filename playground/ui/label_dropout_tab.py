@@ -56,8 +56,8 @@ def build_tab(model, model_error):
             with gr.Column(scale=2):
                 grid = image("dropout-grid")
             with gr.Column(scale=3):
-                live = gr.Markdown()
-                table = gr.Markdown()
+                live = gr.Markdown(elem_classes="nowrap-table")
+                table = gr.Markdown(elem_classes="nowrap-table")
         with gr.Row():
             null = plot()
         with gr.Row():

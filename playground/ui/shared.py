@@ -22,6 +22,7 @@ CSS = """
 #title p {margin: 2px 0 4px 0;}
 .caps {font-size: 14px !important; color: #555;}
 .big-run {font-size: 20px !important;}
+.nowrap-table th, .nowrap-table td {white-space: nowrap;}
 """
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 
