@@ -36,6 +36,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from playground import diffusion
+from playground.baseline import naive_sweep
 from playground.checkpoint import hardware, load_pretrained
 from playground.diffusion import (
     DEFAULT_LABEL,
@@ -45,12 +46,9 @@ from playground.diffusion import (
     DEFAULT_STEPS,
     REFERENCE_SAMPLER,
     REFERENCE_STEPS,
-    row_noise,
-    sampling_timesteps,
 )
-from playground.guidance import Guidance, classifier_free_guidance
 from playground.process import FAST_SOURCE_LINES_ENV, MALLOC_TUNING_ENV, apply_process_settings
-from playground.sampling import denoised, make_stepper, sample_cfg_sweep
+from playground.sampling import sample_cfg_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP_LABELS = [DEFAULT_LABEL] * DEFAULT_SAMPLES  # the app's default sweep, at DEFAULT_SCALES
@@ -86,32 +84,6 @@ def timed(fn, repeats):
     """(median seconds, result) of one function."""
     (seconds,), (result,) = interleaved([fn], repeats)
     return seconds, result
-
-
-@torch.no_grad()
-def naive_sweep(model, labels, scales, steps, seed, sampler):
-    """The textbook loop the batched sweep is measured against, `[len(scales), len(labels), C, H, W]`.
-
-    One scale at a time, and at every step the conditional and the unconditional prediction as two
-    forwards of `len(labels)` images each; the same noise, sampler steps and clipping as the sweep.
-    """
-    cfg, device = model.config, next(model.parameters()).device
-    shape, timesteps = (cfg.in_channels, cfg.input_size, cfg.input_size), sampling_timesteps(steps)
-    noises = [row_noise(seed, row, shape, steps) for row in range(len(labels))]
-    y = torch.as_tensor(labels, dtype=torch.long, device=device)
-    null = torch.full_like(y, model.null_class)
-    columns = []
-    for scale in scales:
-        x = torch.stack([start for start, _ in noises]).to(device)
-        advance = make_stepper(sampler, timesteps, torch.stack([per_step for _, per_step in noises], 1).to(device))
-        for i, t in enumerate(timesteps):
-            t_batch = torch.full((len(x),), t, device=device)
-            eps_cond, eps_uncond = model(x, t_batch, y), model(x, t_batch, null)
-            eps = classifier_free_guidance(eps_cond, eps_uncond, scale)
-            x0, eps = denoised(x, eps, eps_cond, t, Guidance())
-            x = advance(i, x, x0, eps)
-        columns.append(x.clamp(-1, 1).cpu())
-    return torch.stack(columns)
 
 
 def default_sweep(model):

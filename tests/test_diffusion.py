@@ -5,7 +5,7 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from playground.bench import naive_sweep
+from playground.baseline import naive_sweep
 from playground.diffusion import (
     ALPHAS_CUMPROD,
     SAMPLERS,
