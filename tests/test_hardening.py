@@ -331,3 +331,18 @@ def test_memory_is_flat_over_200_requests(app_url, client):
     mb = {k: v / 2**20 for k, v in rss.items()}
     print(f"\nserver RSS: {mb[0]:.0f} MB before, {mb[50]:.0f} MB after 50 requests, {mb[200]:.0f} MB after 200")
     assert mb[200] - mb[50] < 100
+
+
+@pytest.mark.slow
+def test_a_model_without_null_class_samples_at_one_and_refuses_to_guide(tmp_path):
+    weights = REPO / "assets" / "dit_mnist_small_p0.safetensors"
+    with running_app(tmp_path / "app.log", env={"PLAYGROUND_WEIGHTS": str(weights)}) as url:
+        client = Client(url, verbose=False, download_files=str(tmp_path))
+        grid, *_ = client.predict(3, "1", 2, 0, 8, "dpm++2m", api_name="/cfg_sweep")  # s = 1: plain conditional
+        assert grid
+        for endpoint, args in (("/cfg_sweep", (3, "1, 4", 2, 0, 8, "dpm++2m")), ("/live_column", (3, 4.0, 2, 0)),
+                               ("/guided_step", (3, 0, 4, 4.0)), ("/guidance_lab", (3, 0, 4.0, 2, 82, 578, 0.7, 8)),
+                               ("/classifier_guidance", (3, 0, 2, "4", "2"))):
+            with pytest.raises(AppError, match="null class"):
+                client.predict(*args, api_name=endpoint)
+        assert client.predict(256, 10000, 0, 999, 50, "dit", "4", api_name="/timestep_embedding")  # still serving

@@ -7,6 +7,7 @@ import os
 import gradio as gr
 
 from playground.diffusion import SAMPLERS
+from playground.guidance import Guidance, GuidanceError
 from playground.ui.shared import (
     LATEX,
     QUEUE_MAX_SIZE,
@@ -68,6 +69,7 @@ def cfg_sweep(label, scales, samples, seed, steps, sampler, clip=True, progress=
         view.validate_sweep, label, scales, samples, seed, steps, sampler, clip, num_classes=class_count(model)
     )
     model = require_model()
+    user_error(Guidance(clip=args[-1]).check, model, args[1])  # e.g. a model without a null class asked to guide
     judge, judge_note = get_judge()
     for kind, out in live.stream_sweep(model, args, judge=judge, judge_note=judge_note, progress=progress):
         if kind == "step":
@@ -92,6 +94,7 @@ def live_column(label, scale, samples, seed):
     reading."""
     model, _ = get_model()
     args = user_error(live.validate_live, label, scale, samples, seed, num_classes=class_count(model))
+    user_error(Guidance().check, require_model(), [args[1]])
     out = live.live_column(require_model(), *args, judge=get_judge()[0])
     return out["image"], out["line"]
 
@@ -111,7 +114,10 @@ def initial_sweep(model):
         return None
     judge, judge_note = get_judge()
     args = view.validate_sweep(*DEFAULTS.values(), num_classes=class_count(model))
-    return view.sweep_view(model, *args, judge=judge, judge_note=judge_note)
+    try:
+        return view.sweep_view(model, *args, judge=judge, judge_note=judge_note)
+    except GuidanceError:  # a model without a null class cannot run the default sweep: open empty
+        return None
 
 
 def opening_image(elem_id, value):
