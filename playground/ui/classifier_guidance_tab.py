@@ -25,7 +25,10 @@ def classifier():
     return load_classifier()
 
 
-def classifier_guidance(label, seed, samples, g, s):
+PROGRESS = gr.Progress()
+
+
+def classifier_guidance(label, seed, samples, g, s, progress=PROGRESS):
     """Classifier guidance at each g and CFG at each s from the same noise; the guides' requests; the curves."""
     model = require_model()
     args = user_error(view.validate, label, seed, samples, g, s, num_classes=class_count(model))
@@ -38,7 +41,7 @@ def classifier_guidance(label, seed, samples, g, s):
         raise gr.Error(f"The noise-aware classifier did not load: {e}") from e
     if model.null_class is None:
         raise gr.Error("This model has no null class, so it has no unconditional prediction to guide.")
-    out = view.classifier_guidance_view(model, guide, judge, *args, tradeoff=load_tradeoff())
+    out = view.classifier_guidance_view(model, guide, judge, *args, tradeoff=load_tradeoff(), progress=progress)
     return out["grid"], out["summary"], out["requests"], out["accuracy_by_t"], out["tradeoff"], out["frechet"]
 
 
@@ -74,6 +77,6 @@ def build_tab(model, model_error):
         def first_visit(already, *values):
             if already:
                 return [gr.skip()] * len(outputs) + [True]
-            return [*classifier_guidance(*values), True]
+            return [*classifier_guidance(*values, progress=None), True]
 
         tab.select(first_visit, [loaded, *inputs], outputs + [loaded], api_visibility="private", **settings)

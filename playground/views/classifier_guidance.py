@@ -34,17 +34,25 @@ def validate(label, seed, samples, g, s, num_classes=10):
             parse_number_list(s, name="CFG scale s", max_count=MAX_VALUES, lo=-5, hi=30))
 
 
-def side_by_side(model, classifier, judge, label, seed, samples, g_values, s_values):
-    """Samples of classifier guidance at each g (s = 0) and CFG at each s, same noise; scores; seconds per sweep."""
+def side_by_side(model, classifier, judge, label, seed, samples, g_values, s_values, progress=None):
+    """Samples of classifier guidance at each g (s = 0) and CFG at each s, same noise; scores; seconds per sweep.
+
+    `progress((done, total), desc=...)` before each run, if given (the UI's progress bar).
+    """
     labels = [label] * samples
     columns, rows = [], []
+    total = len(g_values) + len(s_values)
     t0 = time.time()
     for g in g_values:
+        if progress is not None:
+            progress((len(columns), total), desc=f"classifier guidance, g = {fmt(g)}")
         columns.append(sample_cfg_sweep(model, labels, [0.0], steps=DEFAULT_STEPS, seed=seed, sampler=DEFAULT_SAMPLER,
                                         guidance=Guidance(classifier=classifier, classifier_scale=g))[0])
     cg_seconds = (time.time() - t0) / len(g_values)
     t0 = time.time()
     for s in s_values:
+        if progress is not None:
+            progress((len(columns), total), desc=f"CFG, s = {fmt(s)}")
         columns.append(sample_cfg_sweep(model, labels, [s], steps=DEFAULT_STEPS, seed=seed,
                                         sampler=DEFAULT_SAMPLER)[0])
     cfg_seconds = (time.time() - t0) / len(s_values)
@@ -150,9 +158,10 @@ def summary_markdown(rows, req, cg_seconds, cfg_seconds, card):
     return "\n".join(lines)
 
 
-def classifier_guidance_view(model, classifier, judge, label, seed, samples, g_values, s_values, tradeoff=None):
+def classifier_guidance_view(model, classifier, judge, label, seed, samples, g_values, s_values, tradeoff=None,
+                             progress=None):
     grid, rows, cg_seconds, cfg_seconds = side_by_side(model, classifier, judge, label, seed, samples, g_values,
-                                                       s_values)
+                                                       s_values, progress=progress)
     req = requests(model, classifier, judge, label, seed)
     return {
         "grid": grid, "summary": summary_markdown(rows, req, cg_seconds, cfg_seconds, classifier.card),
