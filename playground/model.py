@@ -141,7 +141,8 @@ class DiTBlock(nn.Module):
         return dict(zip(MODULATION_NAMES, self.adaLN_modulation(c).chunk(6, dim=1), strict=True))
 
     def forward(self, x, c):
-        m = self.modulation(c)
+        m = self.modulation(c)  # six (N, D) tensors
+        # Both branches keep x at (N, T, D); each adds its output scaled per channel by its gate.
         x = x + m["gate_msa"].unsqueeze(1) * self.attn(modulate(self.norm1(x), m["shift_msa"], m["scale_msa"]))
         x = x + m["gate_mlp"].unsqueeze(1) * self.mlp(modulate(self.norm2(x), m["shift_mlp"], m["scale_mlp"]))
         return x
@@ -256,11 +257,13 @@ class DiT(nn.Module):
         return self.t_embedder(t) + self.y_embedder(y, self.training)
 
     def forward(self, x, t, y):
-        x = self.x_embedder(x) + self.pos_embed
-        c = self.conditioning(t, y)
+        """x: (N, C, H, W) images or latents, t: (N,) timesteps, y: (N,) class labels."""
+        x = self.x_embedder(x) + self.pos_embed  # (N, T, D), where T = H * W / patch_size ** 2
+        c = self.conditioning(t, y)  # (N, D)
         for block in self.blocks:
-            x = block(x, c)
-        return self.unpatchify(self.final_layer(x, c))
+            x = block(x, c)  # (N, T, D)
+        x = self.final_layer(x, c)  # (N, T, patch_size ** 2 * out_channels)
+        return self.unpatchify(x)  # (N, out_channels, H, W)
 
     @torch.no_grad()
     def trace_conditioning(self, t, y):
