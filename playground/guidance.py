@@ -132,9 +132,11 @@ class Guidance:
             raise GuidanceError(f"CFG rescale's phi must be in [0, 1]; got {self.rescale}")
         if self.rescale_space not in RESCALE_SPACES:
             raise GuidanceError(f"rescale_space must be one of {RESCALE_SPACES}; got {self.rescale_space!r}")
-        negatives = self.negative_label if isinstance(self.negative_label, tuple) else (self.negative_label,)
+        per_digit = isinstance(self.negative_label, tuple)
+        negatives = self.negative_label if per_digit else (self.negative_label,)
         if self.negative_label is not None and not (
-                len(negatives) in (1, classes) and all(isinstance(k, int) and 0 <= k < classes for k in negatives)):
+                (not per_digit or len(negatives) == classes)  # a per-digit map names one class for every digit
+                and all(isinstance(k, int) and 0 <= k < classes for k in negatives)):
             raise GuidanceError(f"the negative class must be a digit in 0..{classes - 1} (or one per digit); "
                                 f"got {self.negative_label}")
         if self.guide_model is not None:

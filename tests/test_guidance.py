@@ -195,6 +195,7 @@ def test_model_without_label_dropout_samples_at_one_and_refuses_guidance(no_null
     (Guidance(rescale=1.5), "phi"),
     (Guidance(rescale_space="v"), "rescale_space"),
     (Guidance(negative_label=10), "negative class"),
+    (Guidance(negative_label=(3,)), "negative class"),  # a per-digit map needs one class per digit
     (Guidance(classifier_scale=2.0), "needs a classifier"),
 ])
 def test_meaningless_settings_are_refused(random_dit, guidance, message):
