@@ -116,6 +116,14 @@ def load_state_into(module, state_dict, path):
     return module
 
 
+def load_frozen(module, path):
+    """`module` with the weights at `path` (SHA-checked, strictly loaded), its card attached, eval mode, frozen."""
+    state_dict, card = load_weights(path)
+    load_state_into(module, state_dict, path)
+    module.card = card
+    return module.eval().requires_grad_(False)
+
+
 def load_dit(path, verify=True):
     """A DiT in eval mode, built from the card's config and loaded from `path`."""
     from playground.model import DiT

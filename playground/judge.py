@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.checkpoint import ASSETS, hardware, load_state_into, load_weights, save_weights
+from playground.checkpoint import ASSETS, hardware, load_frozen, save_weights
 from playground.data import add_data_argument, load_split, to_model_range
 
 DEFAULT_JUDGE = ASSETS / "judge.safetensors"
@@ -52,11 +52,7 @@ class Judge(nn.Module):
 
 def load_judge(path=None):
     """The shipped judge (or the one at `path`) in eval mode; SHA-checked and strictly loaded."""
-    path = path or DEFAULT_JUDGE
-    state_dict, card = load_weights(path)
-    judge = load_state_into(Judge(), state_dict, path)
-    judge.card = card
-    return judge.eval().requires_grad_(False)
+    return load_frozen(Judge(), path or DEFAULT_JUDGE)
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.checkpoint import ASSETS, hardware, load_state_into, load_weights, save_weights
+from playground.checkpoint import ASSETS, hardware, load_frozen, save_weights
 from playground.data import add_data_argument, load_split, to_model_range
 from playground.diffusion import NUM_TIMESTEPS, q_sample
 from playground.embedding import timestep_embedding
@@ -73,11 +73,7 @@ class NoisyClassifier(nn.Module):
 
 def load_classifier(path=None):
     """The shipped noise-aware classifier (or the one at `path`), eval mode, frozen, SHA-checked."""
-    path = path or DEFAULT_CLASSIFIER
-    state_dict, card = load_weights(path)
-    classifier = load_state_into(NoisyClassifier(), state_dict, path)
-    classifier.card = card
-    return classifier.eval().requires_grad_(False)
+    return load_frozen(NoisyClassifier(), path or DEFAULT_CLASSIFIER)
 
 
 @torch.no_grad()

@@ -123,9 +123,7 @@ def sample_cfg_sweep(model, labels, scales, *, steps, seed, sampler=DEFAULT_SAMP
         guided = in_interval(t, guidance.interval)
         s_t = s if guided else torch.ones_like(s)
         if i == 0:  # every scale starts from the same noise: predict each row once, then share it
-            first = torch.arange(n_rows, device=device)
-            row_mask = torch.zeros(len(x), dtype=torch.bool, device=device)
-            row_mask[first] = True
+            row_mask = torch.arange(len(x), device=device) < n_rows  # the first scale's rows
             eps_cond, eps_other = pair(x, t, row_mask, row_mask & computes_other)
             eps_cond, eps_other = (e[:n_rows].repeat(n_scales, 1, 1, 1) for e in (eps_cond, eps_other))
         else:

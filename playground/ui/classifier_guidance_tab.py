@@ -7,7 +7,16 @@ import gradio as gr
 
 from playground.checkpoint import CheckpointError
 from playground.noisy_classifier import load_classifier
-from playground.ui.shared import SAMPLING_CONCURRENCY, class_count, get_judge, image, plot, require_model, user_error
+from playground.ui.shared import (
+    SAMPLING_CONCURRENCY,
+    class_count,
+    get_judge,
+    image,
+    on_first_visit,
+    plot,
+    require_model,
+    user_error,
+)
 from playground.views import classifier_guidance as view
 from playground.views.classifier_guidance import DEFAULTS, MAX_CG_SAMPLES, MAX_VALUES
 from playground.views.tradeoff_curves import load_tradeoff
@@ -72,11 +81,5 @@ def build_tab(model, model_error):
         settings = {"concurrency_limit": SAMPLING_CONCURRENCY, "concurrency_id": "sampling"}
         gr.on([run.click, g.submit, s.submit], classifier_guidance, inputs, outputs, api_name="classifier_guidance",
               preprocess=False, **settings)
-        loaded = gr.State(False)
-
-        def first_visit(already, *values):
-            if already:
-                return [gr.skip()] * len(outputs) + [True]
-            return [*classifier_guidance(*values, progress=None), True]
-
-        tab.select(first_visit, [loaded, *inputs], outputs + [loaded], api_visibility="private", **settings)
+        on_first_visit(tab.select, lambda *values: classifier_guidance(*values, progress=None), inputs, outputs,
+                       **settings)

@@ -13,6 +13,7 @@ from playground.ui.shared import (
     class_count,
     get_judge,
     image,
+    on_first_visit,
     plot,
     require_model,
     user_error,
@@ -112,12 +113,8 @@ def build_tab(model, model_error):
             button.click(lambda preset=LAB_PRESETS[name]: tuple(preset.values()), outputs=inputs,
                          api_visibility="private", queue=False).then(
                 guidance_lab, inputs, outputs, api_visibility="private", **settings)
-        loaded = gr.State(False)
+        def both_sections(*values):
+            n = len(step_inputs)
+            return (*guided_step(*values[:n]), *guidance_lab(*values[n:], progress=None))
 
-        def first_visit(already, *values):
-            if already:
-                return [gr.skip()] * (len(step_outputs) + len(outputs)) + [True]
-            return [*guided_step(*values[:4]), *guidance_lab(*values[4:], progress=None), True]
-
-        tab.select(first_visit, [loaded, *step_inputs, *inputs], step_outputs + outputs + [loaded],
-                   api_visibility="private", **settings)
+        on_first_visit(tab.select, both_sections, [*step_inputs, *inputs], [*step_outputs, *outputs], **settings)

@@ -12,6 +12,7 @@ from playground.ui.shared import (
     get_judge,
     get_model,
     image,
+    on_first_visit,
     plot,
     require_model,
     user_error,
@@ -147,19 +148,7 @@ def build_tab(model, model_error):
                 forward_inputs, forward_outputs = forward_pass_section(config, digits)
             with gr.Tab("Conditioning counterfactuals", id="inside-counterfactual"):
                 cf_inputs, cf_outputs = counterfactual_section(config, digits)
-        forward_loaded, cf_loaded = gr.State(False), gr.State(False)
-
-        def first_visit(already, *values):
-            if already or model is None:
-                return [gr.skip()] * len(forward_outputs) + [True]
-            return [*inside_dit(*values), True]
-
-        def first_counterfactual(already, *values):
-            if already or model is None:
-                return [gr.skip()] * len(cf_outputs) + [True]
-            return [*counterfactual(*values), True]
-
-        tab.select(first_visit, [forward_loaded, *forward_inputs], forward_outputs + [forward_loaded],
-                   api_visibility="private").then(
-            first_counterfactual, [cf_loaded, *cf_inputs], cf_outputs + [cf_loaded], api_visibility="private",
-            concurrency_limit=SAMPLING_CONCURRENCY, concurrency_id="sampling")
+        if model is not None:  # without a model there is nothing to compute (the note above says why)
+            forward = on_first_visit(tab.select, inside_dit, forward_inputs, forward_outputs)
+            on_first_visit(forward.then, counterfactual, cf_inputs, cf_outputs,
+                           concurrency_limit=SAMPLING_CONCURRENCY, concurrency_id="sampling")

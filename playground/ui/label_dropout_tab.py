@@ -7,7 +7,16 @@ import gradio as gr
 
 from playground.checkpoint import CheckpointError, load_pretrained
 from playground.tradeoff import COMPANIONS
-from playground.ui.shared import SAMPLING_CONCURRENCY, class_count, get_judge, image, plot, require_model, user_error
+from playground.ui.shared import (
+    SAMPLING_CONCURRENCY,
+    class_count,
+    get_judge,
+    image,
+    on_first_visit,
+    plot,
+    require_model,
+    user_error,
+)
 from playground.views import label_dropout as view
 from playground.views.label_dropout import DEFAULTS, MAX_DROPOUT_SAMPLES, RATES, STAND_IN_SCALE
 from playground.views.tradeoff_curves import load_tradeoff
@@ -74,11 +83,4 @@ def build_tab(model, model_error):
         settings = {"concurrency_limit": SAMPLING_CONCURRENCY, "concurrency_id": "sampling"}
         gr.on([run.click, scales.submit], label_dropout, inputs, outputs, api_name="label_dropout",
               preprocess=False, **settings)
-        loaded = gr.State(False)
-
-        def first_visit(already, *values):
-            if already:
-                return [gr.skip()] * len(outputs) + [True]
-            return [*label_dropout(*values), True]
-
-        tab.select(first_visit, [loaded, *inputs], outputs + [loaded], api_visibility="private", **settings)
+        on_first_visit(tab.select, label_dropout, inputs, outputs, **settings)

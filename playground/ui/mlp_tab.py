@@ -2,7 +2,7 @@
 
 import gradio as gr
 
-from playground.ui.shared import class_count, plot, require_model, user_error
+from playground.ui.shared import class_count, on_first_visit, plot, require_model, user_error
 from playground.views import mlp
 from playground.views.mlp import DEFAULTS
 
@@ -54,11 +54,4 @@ def build_tab(model, model_error):
             api_name="mlp_comparison",
             preprocess=False,
         )
-        loaded = gr.State(False)
-
-        def first_visit(already, label_value, seed_value):
-            if already:
-                return [gr.skip()] * len(outputs) + [True]
-            return [*mlp_comparison(label_value, seed_value), True]
-
-        tab.select(first_visit, [loaded, label, seed], outputs + [loaded], api_visibility="private")
+        on_first_visit(tab.select, mlp_comparison, [label, seed], outputs)

@@ -68,6 +68,20 @@ def user_error(fn, *args, **kwargs):
         raise gr.Error(str(e), title="Please check the input") from e
 
 
+def on_first_visit(trigger, fn, inputs, outputs, **event_settings):
+    """Fill `outputs` with `fn(*inputs)` the first time `trigger` fires in a browser session (`tab.select`, or an
+    event's `.then`); later firings keep what is shown. A per-session flag in `gr.State` remembers the visit.
+    Returns the event, so another can follow with `.then`."""
+    visited = gr.State(False)
+
+    def first_visit(already, *values):
+        if already:
+            return [gr.skip()] * len(outputs) + [True]
+        return [*fn(*values), True]
+
+    return trigger(first_visit, [visited, *inputs], [*outputs, visited], api_visibility="private", **event_settings)
+
+
 def plot(**kwargs):
     return gr.Plot(show_label=False, **kwargs)
 

@@ -135,8 +135,7 @@ def guided_step_view(model, label, seed, step, scale):
         panels.append((f"x0 from {name}, raw [{value.min():.1f}, {value.max():.1f}]", value, _symmetric(value), GRAY))
     for name, value in x0.items():
         panels.append((f"x0 from {name}, clipped", value.clamp(-1, 1), (-1, 1), GRAY))
-    # Six columns: the eps row leaves its last cell empty, the x0 rows fill three cells each.
-    panels = panels[:6] + panels[6:9] + panels[9:12]
+    # Six columns: the eps row leaves its last cell empty; the raw and the clipped x0 share the second row.
     fig = plots.image_panels(panels, 6, f"Step {step} of {len(timesteps)} (t = {t}), digit {label}",
                              f"σ_t = √(1−ᾱ) = {sigma:.3f}, √ᾱ = {alpha:.3f}; ε panels share one colour scale "
                              "(blue −, red +) except the difference; raw x0 on its own range", height=560)

@@ -143,15 +143,15 @@ def table_figure(models):
 
 def stand_in_results(p0_model, judge, label, seed, samples):
     """Samples and judge scores of the p = 0 model guided with a made-up null row, at STAND_IN_SCALE."""
-    images, scores = [], {}
-    for name, vector in stand_ins(p0_model).items():
+    images, scores, candidates = [], {}, stand_ins(p0_model)
+    for name, vector in candidates.items():
         x = sample_cfg_sweep(with_stand_in_null(p0_model, vector), [label] * samples, [STAND_IN_SCALE],
                              steps=DEFAULT_STEPS, seed=seed, sampler=DEFAULT_SAMPLER)[0]
         images.append(to_uint8(x).numpy().reshape(samples, 28, 28))
         if judge is not None:
             predicted = classify(judge, x, [label] * samples)["predicted"]
             scores[name] = (sum(p == label for p in predicted), samples)
-    headers = [f"null row =\n{name}" for name in stand_ins(p0_model)]
+    headers = [f"null row =\n{name}" for name in candidates]
     grid = labelled_grid(np.stack(images, 1), headers, cell=96, font_size=14)
     return grid, scores
 

@@ -77,16 +77,21 @@ def value_at(curve_points, metric, scale):
     return None
 
 
-def _missing(tradeoff, keys):
+def _coverage(tradeoff, keys, title):
+    """`(note, fallback)`: a note naming the curves missing from the file (None if none is), and a message figure
+    to show instead when every one of them is missing (else None)."""
     missing = [k for k in keys if not points(tradeoff, k)]
-    return f"not in {TRADEOFF_FILE.name}: {', '.join(missing)}; run `{COMMAND}`" if missing else None
+    if not missing:
+        return None, None
+    note = f"not in {TRADEOFF_FILE.name}: {', '.join(missing)}; run `{COMMAND}`"
+    return note, plots.message_figure(note, title=title) if len(missing) == len(keys) else None
 
 
 def accuracy_diversity_figure(tradeoff, keys, title="Fidelity against variety as guidance grows", height=460):
     """Accuracy (Wilson 95%) against diversity (±1 SE), one curve per method, points labelled by scale."""
-    problem = _missing(tradeoff, keys)
-    if problem and all(not points(tradeoff, k) for k in keys):
-        return plots.message_figure(problem, title=title)
+    problem, fallback = _coverage(tradeoff, keys, title)
+    if fallback is not None:
+        return fallback
     data = []
     for key in keys:
         pts = points(tradeoff, key)
@@ -116,9 +121,9 @@ def accuracy_diversity_figure(tradeoff, keys, title="Fidelity against variety as
 
 def frechet_figure(tradeoff, keys, title="Distance to real digits against the scale", height=420):
     """Frechet distance (±1 SE) to the held-out digits against the scale, with the real-data floor."""
-    problem = _missing(tradeoff, keys)
-    if problem and all(not points(tradeoff, k) for k in keys):
-        return plots.message_figure(problem, title=title)
+    _, fallback = _coverage(tradeoff, keys, title)
+    if fallback is not None:
+        return fallback
     data = []
     for key in keys:
         pts = points(tradeoff, key)
