@@ -21,6 +21,7 @@ Every row names the device its figure comes from: rows 1-3 and 6 (`--parts devic
 """
 
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -117,10 +118,12 @@ def square_matmul(dtype, n, device):
     return synced(lambda: a @ b, device), 2 * n**3
 
 
-# torch's counter knows the GPU attention kernels but not the CPU's: without this, a CPU sweep's count
-# would leave out attention (4% of the model's FLOPs).
-CPU_ATTENTION_FLOPS = {
-    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: lambda q, k, v, *_, **__: sdpa_flop_count(q, k, v)
+# torch's counter knows the GPU attention kernels but neither the CPU's attention (4% of the model's FLOPs) nor
+# the oneDNN linear the model runs on a CPU (`model.linear`): 2 FLOPs per multiply-add, bias and GELU not counted,
+# as for addmm. The counter hands each formula the shapes of the arguments.
+CPU_KERNEL_FLOPS = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: lambda q, k, v, *_, **__: sdpa_flop_count(q, k, v),
+    torch.ops.mkldnn._linear_pointwise: lambda x_shape, weight_shape, *_, **__: 2 * x_shape.numel() * weight_shape[0],
 }
 
 
@@ -130,7 +133,7 @@ def model_work(model, sweep):
     images = []
     handle = model.register_forward_pre_hook(lambda module, args: images.append(len(args[0])))
     try:
-        with FlopCounterMode(display=False, custom_mapping=CPU_ATTENTION_FLOPS) as counter:
+        with FlopCounterMode(display=False, custom_mapping=CPU_KERNEL_FLOPS) as counter:
             sweep()
     finally:
         handle.remove()
@@ -155,27 +158,38 @@ def view_costs(model, repeats):
     return out
 
 
-def cold_start(fast_source_lines=True, timeout=120):
-    """Seconds from `python app.py` to the first HTTP 200 from its page (with or without the C line splitter)."""
+@contextlib.contextmanager
+def launched_app(timeout=120, **env):
+    """`python app.py` on a free port (environment plus `env`), as a person starts it. Yields (url, pid, seconds
+    until its page first answered HTTP 200); stops it on exit."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", FAST_SOURCE_LINES_ENV: "1" if fast_source_lines else "0"}
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **env}
+    url = f"http://127.0.0.1:{port}/"
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while time.perf_counter() - t0 < timeout:
+        while True:
+            if time.perf_counter() - t0 > timeout or proc.poll() is not None:
+                raise RuntimeError(f"app did not answer within {timeout}s (exit code {proc.poll()})")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
+                with urllib.request.urlopen(url, timeout=1) as r:
                     if r.status == 200:
-                        return time.perf_counter() - t0
+                        break
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"app did not answer within {timeout}s")
+        yield url, proc.pid, time.perf_counter() - t0
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def cold_start(fast_source_lines=True):
+    """Seconds from `python app.py` to the first HTTP 200 from its page (with or without the C line splitter)."""
+    with launched_app(**{FAST_SOURCE_LINES_ENV: "1" if fast_source_lines else "0"}) as (_, _, seconds):
+        return seconds
 
 
 SPLITTER_PROBE = """

@@ -19,3 +19,11 @@ def random_dit():
             if p.requires_grad:
                 p.normal_(0, 0.05)
     return model.eval()
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    """The release checkpoint, as the app loads it (eval mode)."""
+    from playground.checkpoint import load_pretrained
+
+    return load_pretrained().eval()

@@ -1,8 +1,11 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
 
-from playground.model import MODULATION_NAMES, DiT, DiT_models, get_2d_sincos_pos_embed, modulate
+from playground import model as model_module
+from playground.model import MODULATION_NAMES, DiT, DiT_models, get_2d_sincos_pos_embed, modulate, plain_kernels
 
 REFERENCE_BLOCK_KEYS = [
     "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
@@ -65,6 +68,46 @@ def test_position_embedding_matches_mae_formula_and_is_frozen():
 def test_modulate_formula():
     x, shift, scale = torch.randn(2, 3, 4), torch.randn(2, 4), torch.randn(2, 4)
     torch.testing.assert_close(modulate(x, shift, scale), x * (1 + scale[:, None]) + shift[:, None])
+
+
+def float64_forward(model, x, t, y):
+    """The same forward in float64 (the fused kernel is float32 only, so the plain path): the exact answer."""
+    wide = copy.deepcopy(model).double()
+    sinusoid = wide.t_embedder.sinusoid
+    wide.t_embedder.sinusoid = lambda steps: sinusoid(steps).double()
+    with torch.no_grad():
+        return wide(x.double(), t, y)
+
+
+def shipped_inputs(n):
+    g = torch.Generator().manual_seed(n)
+    return torch.randn(n, 1, 28, 28, generator=g), torch.randint(0, 1000, (n,), generator=g), torch.arange(n) % 11
+
+
+@pytest.mark.parametrize("n", [1, 8, 40])
+def test_fused_cpu_kernels_match_the_plain_path_and_float64(shipped, n):
+    assert model_module.FUSED_AVAILABLE, "this torch build has no oneDNN: the fused path is never taken"
+    x, t, y = shipped_inputs(n)
+    with torch.no_grad():
+        fused = shipped(x, t, y)
+        with plain_kernels():
+            plain = shipped(x, t, y)
+    exact = float64_forward(shipped, x, t, y)
+    assert not torch.equal(fused, plain)  # a different kernel ran
+    # both are float32 roundings of the same sum: each within 1e-5 of float64 (outputs are of order 1)
+    assert (fused.double() - exact).abs().max() < 1e-5
+    assert (plain.double() - exact).abs().max() < 1e-5
+
+
+def test_fused_kernels_only_without_autograd(shipped):
+    x, t, y = shipped_inputs(4)
+    with torch.enable_grad():
+        with_grad = shipped(x, t, y)
+    with torch.no_grad(), plain_kernels():
+        plain = shipped(x, t, y)
+    assert torch.equal(with_grad.detach(), plain)  # training and gradients take the reference's path
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert shipped(x, t, y).dtype == torch.bfloat16  # autocast still runs the plain Linear, in bf16
 
 
 def test_label_dropout_and_null_class():

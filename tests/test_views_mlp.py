@@ -9,15 +9,9 @@ import torch
 from view_helpers import PAYLOAD_LIMIT, dit_formula, payload
 
 from playground import plots
-from playground.checkpoint import load_pretrained
 from playground.diffusion import ALPHAS_CUMPROD
 from playground.model import DiT
 from playground.views import mlp
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    return load_pretrained()
 
 
 def test_raw_sinusoid_moves_the_same_distance_every_step():
