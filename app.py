@@ -3,9 +3,13 @@
 import argparse
 import os
 
-from playground.process import apply_process_settings
+from playground.process import apply_process_settings, trim_freed_memory_periodically
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network at runtime
+# gradio summarises every finished event with pandas over up to 10,000 recorded ones, for a monitoring page this
+# app does not show: under 50 visitors that summary took more CPU than the views. Record few, summarise rarely.
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "200")
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 
 
 def main(argv=None):
@@ -21,6 +25,8 @@ def main(argv=None):
     apply_process_settings()
 
     from playground.ui import launch_app  # imports gradio
+
+    trim_freed_memory_periodically()  # a server's own setting, unlike those above: the command lines exit
 
     launch_app(host=args.host, port=args.port)
 

@@ -15,8 +15,11 @@ import ctypes.util
 import io
 import os
 import sys
+import threading
+import time
 
 MALLOC_TUNING_ENV = "PLAYGROUND_MALLOC_TUNING"  # "0" keeps glibc's defaults
+MEMORY_TRIM_ENV = "PLAYGROUND_MEMORY_TRIM_S"  # seconds between trims of the server's freed memory; "0": never
 FAST_SOURCE_LINES_ENV = "PLAYGROUND_FAST_SOURCE_LINES"  # "0" keeps Python 3.11's own line splitter
 
 
@@ -31,13 +34,42 @@ def keep_freed_memory_for_reuse():
     if os.environ.get(MALLOC_TUNING_ENV) == "0":
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
-    except (OSError, AttributeError, TypeError):
+    mallopt = getattr(libc(), "mallopt", None)
+    if mallopt is None:
         return False
     mallopt(m_mmap_threshold, 32 << 20)
     mallopt(m_trim_threshold, 256 << 20)
     return True
+
+
+def libc():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c"))
+    except (OSError, TypeError):
+        return None
+
+
+def trim_freed_memory_periodically(default_interval_s=10.0):
+    """For a long-running server: a daemon thread that hands the allocator's free pages back to the OS every few
+    seconds (glibc's `malloc_trim`). Returns the thread, or None (no glibc, or switched off).
+
+    A burst of concurrent requests leaves hundreds of MB freed but kept by the allocator: the thresholds above, and
+    glibc's per-thread arenas, which no threshold trims. Trimming only every few seconds keeps the point of the
+    thresholds (a sweep's steps reuse their memory) and puts a bound on what a server keeps after a burst.
+    """
+    interval = float(os.environ.get(MEMORY_TRIM_ENV, default_interval_s))
+    malloc_trim = getattr(libc(), "malloc_trim", None)
+    if interval <= 0 or malloc_trim is None:
+        return None
+
+    def trim_forever():
+        while True:
+            time.sleep(interval)
+            malloc_trim(0)
+
+    thread = threading.Thread(target=trim_forever, name="trim-freed-memory", daemon=True)
+    thread.start()
+    return thread
 
 
 def source_lines(source):

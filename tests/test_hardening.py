@@ -7,6 +7,7 @@ import reprlib
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -23,8 +24,7 @@ from live_app import REPO, running_app
 
 from playground import bench, evaluate, judge, sample, train, ui
 from playground.checkpoint import DEFAULT_DIT, card_path
-from playground.ui import cfg_sweep_tab
-from playground.ui.shared import QUEUE_MAX_SIZE, SAMPLING_CONCURRENCY, VIEW_CONCURRENCY, WEIGHTS_ENV
+from playground.ui.shared import QUEUE_MAX_SIZE, SAMPLER, SAMPLING_LANE, VIEW_CONCURRENCY, WEIGHTS_ENV, Turns
 from playground.views import embedding, inspector
 from playground.views.cfg_sweep import MAX_IMAGE_STEPS, MAX_SAMPLES, MAX_SCALES, MAX_STEPS, validate_sweep
 
@@ -136,7 +136,7 @@ def test_caps_are_shown_in_the_ui():
         f"up to {inspector.MAX_INSPECT_T} inspector values",
         f"runs {VIEW_CONCURRENCY} requests at a time",
         f"{MAX_SCALES} scales, {MAX_SAMPLES} samples, {MAX_STEPS} steps, {MAX_IMAGE_STEPS} image-steps",
-        f"Sweeps run {SAMPLING_CONCURRENCY} at a time; at most {QUEUE_MAX_SIZE} requests wait",
+        f"Sampling runs {SAMPLER.max_running} request at a time with {SAMPLER.max_waiting} waiting",
     ):
         assert text in shown
     assert demo._queue.max_size == QUEUE_MAX_SIZE
@@ -146,8 +146,51 @@ def test_caps_are_shown_in_the_ui():
                            "cfg_sweep", "live_column", "guided_step", "guidance_lab", "label_dropout",
                            "classifier_guidance"}
     assert not any(fn.preprocess for fn in public.values())  # every value reaches our validators
-    sweeps = [fn for fn in demo.fns.values() if fn.fn is cfg_sweep_tab.cfg_sweep]
-    assert sweeps and all(fn.concurrency_limit == SAMPLING_CONCURRENCY for fn in sweeps)
+    # Requests that sample wait in SAMPLER's turns (or LIVE's), not in gradio's queue, whose cap is shared by every
+    # view: those that draw no samples run in lanes of their own and are never refused because sweeps piled up.
+    sampling = {"flavour_check", "inside_dit", "counterfactual", "cfg_sweep", "guided_step", "guidance_lab",
+                "label_dropout", "classifier_guidance"}
+    for name, fn in public.items():
+        if name in sampling:
+            assert (fn.concurrency_id, fn.concurrency_limit) == (SAMPLING_LANE["concurrency_id"], None), name
+        elif name == "live_column":
+            assert (fn.concurrency_id, fn.concurrency_limit) == ("live", None)
+        else:
+            assert fn.concurrency_id != SAMPLING_LANE["concurrency_id"] and fn.concurrency_limit == "default", name
+
+
+def test_turns_run_one_hold_the_waiting_and_refuse_the_rest():
+    turns = Turns("the sampler", running=1, waiting=1)
+    release, order = threading.Event(), []
+
+    def request(name, hold=None):
+        with turns.turn():
+            order.append(name)
+            if hold is not None:
+                hold.wait(10)
+
+    first = threading.Thread(target=request, args=("first", release))
+    first.start()
+    wait_until(lambda: turns.running == 1)
+    second = threading.Thread(target=request, args=("second",))
+    second.start()
+    wait_until(lambda: turns.waiting == 1)
+    with pytest.raises(gr.Error, match="Busy: the sampler is running 1 request"):  # refused at once, not queued
+        request("third")
+    release.set()
+    for thread in (first, second):
+        thread.join(10)
+    assert order == ["first", "second"] and (turns.running, turns.waiting) == (0, 0)
+    with pytest.raises(RuntimeError), turns.turn():
+        raise RuntimeError("a failed run")
+    assert (turns.running, turns.waiting) == (0, 0)  # an error gives the turn back
+
+
+def wait_until(condition, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
 
 
 def test_each_cap_admits_its_value_and_refuses_one_more():
@@ -281,7 +324,7 @@ N_CLIENTS = 20
 
 
 def timed_call(client, api, args):
-    """`("ok" | "queue full", seconds)`; any other failure is raised."""
+    """`("ok" | "busy" | "queue full", seconds)`: busy is the sampler's own refusal; any other failure is raised."""
     start = time.perf_counter()
     try:
         client.predict(*args, api_name=api)
@@ -289,9 +332,12 @@ def timed_call(client, api, args):
     except QueueError:
         outcome = "queue full"
     except AppError as e:
-        if "queue is full" not in e.message.lower():
+        if e.message.startswith("Busy: "):
+            outcome = "busy"
+        elif "queue is full" in e.message.lower():
+            outcome = "queue full"
+        else:
             raise
-        outcome = "queue full"
     return outcome, time.perf_counter() - start
 
 
@@ -301,21 +347,25 @@ def test_burst_of_concurrent_clients(app_url, client):
 
     def one_client(i):
         own = Client(app_url, verbose=False, download_files=False)
-        return [timed_call(own, *MIX[(i + k) % len(MIX)]) for k in range(len(MIX))]
+        calls = [MIX[(i + k) % len(MIX)] for k in range(len(MIX))]
+        return [(api, *timed_call(own, api, args)) for api, args in calls]
 
     start = time.perf_counter()
     with ThreadPoolExecutor(N_CLIENTS) as pool:
         results = [r for rs in pool.map(one_client, range(N_CLIENTS)) for r in rs]
     burst_s = time.perf_counter() - start
-    outcomes = [o for o, _ in results]
+    outcomes = [o for _, o, _ in results]
     after_s = timed_call(client, "/timestep_embedding", CHEAP_EMB)
     print(
         f"\nburst: {N_CLIENTS} clients x {len(MIX)} requests in {burst_s:.1f} s: {outcomes.count('ok')} completed, "
-        f"{outcomes.count('queue full')} queue full, max latency {max(s for _, s in results):.1f} s; "
+        f"{outcomes.count('busy')} sweeps refused as busy, max latency {max(s for *_, s in results):.1f} s; "
         f"a request after the burst: {after_s[1]:.2f} s"
     )
-    assert len(results) == N_CLIENTS * len(MIX) and outcomes.count("ok") >= N_CLIENTS
-    assert after_s[0] == "ok"  # the queue drained and serves again (its latency is printed, not judged)
+    assert len(results) == N_CLIENTS * len(MIX) and "queue full" not in outcomes
+    # the views that draw no samples all answered; sweeps ran or were refused with the sampler's message
+    assert all(outcome == "ok" for api, outcome, _ in results if api != "/cfg_sweep")
+    assert [outcome for api, outcome, _ in results if api == "/cfg_sweep"].count("ok") >= 1
+    assert after_s[0] == "ok"  # it serves again after the burst (its latency is printed, not judged)
 
 
 @pytest.mark.slow

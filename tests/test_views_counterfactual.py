@@ -1,5 +1,7 @@
 """`playground.views.counterfactual`: interventions are hooks, and with nothing to change they change nothing."""
 
+import threading
+
 import pytest
 import torch
 
@@ -57,6 +59,31 @@ def test_hooks_do_what_they_say(random_dit):
             clipped = tr.trace_forward(random_dit, x, t, y)
         assert torch.equal(clipped["t_emb"], random_dit.t_embedder(torch.full((2,), 999.0)))  # 571 + 900 -> 999
     assert no_hooks_left(random_dit)
+
+
+def test_hooks_leave_other_threads_forwards_alone(random_dit):
+    """The app shares one model: a request's interventions and traces must not touch a forward run meanwhile by
+    another request, in another thread (the load test caught a trace recording a concurrent sweep's tensors)."""
+    ts = sampling_timesteps(STEPS)
+    x = torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    t, y = torch.full((3,), float(ts[2])), torch.tensor([1, 2, 3])
+    recorded, seen = [], {}
+
+    def other_request():
+        with torch.no_grad():
+            seen["out"] = random_dit(x, t, y)
+
+    with torch.no_grad():
+        untouched = random_dit(x, t, y)
+        with cf.intervened(random_dit, Intervention(t_constant=999, zero_gate_blocks=(0, 1)), ts), \
+                tr.hooked([(random_dit.register_forward_hook, lambda module, args, out: recorded.append(len(out)))]):
+            other = threading.Thread(target=other_request)
+            other.start()
+            other.join()
+            here = random_dit(x, t, y)
+    assert torch.equal(seen["out"], untouched)  # the other thread's forward ran as if no hook were there
+    assert not torch.equal(here, untouched)  # while this thread's own forward was intervened on
+    assert recorded == [3]  # and recorded: once, this thread's own
 
 
 def test_hooks_are_removed_after_an_error(random_dit):

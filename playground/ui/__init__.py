@@ -34,7 +34,11 @@ INTRO = (
     "How a Diffusion Transformer (Peebles & Xie, 2023) is told **when** it is in the denoising schedule (step t) "
     "and **what** to draw (the class): a small DiT trained on MNIST, on CPU."
 )
-LAUNCH_KWARGS = {"theme": THEME, "css": CSS, "show_error": True}
+# gradio keeps a copy of the page's config and the last outputs of every session it has seen (about 3 MB each
+# here), for the life of the process unless capped: the least recently used sessions beyond the cap are dropped
+# (a dropped session that comes back gets a fresh copy; only its first-visit flags are lost).
+SESSIONS_KEPT = 32
+LAUNCH_KWARGS = {"theme": THEME, "css": CSS, "show_error": True, "state_session_capacity": SESSIONS_KEPT}
 
 
 def build_app():

@@ -10,8 +10,9 @@ from playground.diffusion import SAMPLERS
 from playground.guidance import Guidance, GuidanceError
 from playground.ui.shared import (
     LATEX,
-    QUEUE_MAX_SIZE,
-    SAMPLING_CONCURRENCY,
+    LIVE,
+    SAMPLER,
+    SAMPLING_LANE,
     class_count,
     get_judge,
     get_model,
@@ -71,13 +72,14 @@ def cfg_sweep(label, scales, samples, seed, steps, sampler, clip=True, progress=
     model = require_model()
     user_error(Guidance(clip=args[-1]).check, model, args[1])  # e.g. a model without a null class asked to guide
     judge, judge_note = get_judge()
-    for kind, out in live.stream_sweep(model, args, judge=judge, judge_note=judge_note, progress=progress):
-        if kind == "step":
-            if os.environ.get(STREAM_ENV) != "0":
-                yield out, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        else:
-            live.keep_frames(args, out)
-            yield out["grid"], out["metrics"], out["trajectory"], out["summary"], out["formula"]
+    with SAMPLER.turn():
+        for kind, out in live.stream_sweep(model, args, judge=judge, judge_note=judge_note, progress=progress):
+            if kind == "step":
+                if os.environ.get(STREAM_ENV) != "0":
+                    yield out, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            else:
+                live.keep_frames(args, out)
+                yield out["grid"], out["metrics"], out["trajectory"], out["summary"], out["formula"]
 
 
 def export_sweep(label, scales, samples, seed, steps, sampler, clip=True):
@@ -95,7 +97,8 @@ def live_column(label, scale, samples, seed):
     model, _ = get_model()
     args = user_error(live.validate_live, label, scale, samples, seed, num_classes=class_count(model))
     user_error(Guidance().check, require_model(), [args[1]])
-    out = live.live_column(require_model(), *args, judge=get_judge()[0])
+    with LIVE.turn():
+        out = live.live_column(require_model(), *args, judge=get_judge()[0])
     return out["image"], out["line"]
 
 
@@ -156,8 +159,8 @@ def build_tab(model, model_error):
                 run = gr.Button("Sample", variant="primary", elem_classes="big-run")
                 gr.Markdown(
                     f"Caps per run: {MAX_SCALES} scales, {MAX_SAMPLES} samples, {MAX_STEPS} steps, "
-                    f"{MAX_IMAGE_STEPS} image-steps. Sweeps run {SAMPLING_CONCURRENCY} at a time; at most "
-                    f"{QUEUE_MAX_SIZE} requests wait in the queue.",
+                    f"{MAX_IMAGE_STEPS} image-steps. Sampling runs {SAMPLER.max_running} request at a time with "
+                    f"{SAMPLER.max_waiting} waiting; when busy, more are turned away with a message.",
                     elem_classes="caps",
                 )
             with gr.Column(scale=3):
@@ -197,7 +200,7 @@ def build_tab(model, model_error):
         inputs = [label, scales, samples, seed, steps, sampler, clip]  # the order of DEFAULTS and of each preset
         outputs = [grid, metrics_plot, trajectory, summary, formula]
         export = {"fn": export_sweep, "inputs": inputs, "outputs": exports, "api_visibility": "private",
-                  "show_progress": "minimal", "concurrency_limit": SAMPLING_CONCURRENCY, "concurrency_id": "sampling"}
+                  "show_progress": "minimal", "concurrency_limit": 1, "concurrency_id": "export"}
         gr.on(
             triggers=[run.click, scales.submit],
             fn=cfg_sweep,
@@ -205,8 +208,7 @@ def build_tab(model, model_error):
             outputs=outputs,
             api_name="cfg_sweep",
             preprocess=False,
-            concurrency_limit=SAMPLING_CONCURRENCY,
-            concurrency_id="sampling",
+            **SAMPLING_LANE,
         ).success(**export)
         live_scale.input(  # while dragging: the newest value wins, values that came in meanwhile are dropped
             live_column,
@@ -216,8 +218,8 @@ def build_tab(model, model_error):
             preprocess=False,
             trigger_mode="always_last",
             show_progress="hidden",
-            concurrency_limit=1,
-            concurrency_id="live",  # its own lane: a running sweep does not hold the slider up
+            concurrency_limit=None,  # waits in LIVE's turns, not in the sweeps'
+            concurrency_id="live",
         )
         for name, button in preset_buttons.items():
             button.click(
@@ -230,6 +232,5 @@ def build_tab(model, model_error):
                 inputs,
                 outputs,
                 api_visibility="private",
-                concurrency_limit=SAMPLING_CONCURRENCY,
-                concurrency_id="sampling",
+                **SAMPLING_LANE,
             ).success(**export)

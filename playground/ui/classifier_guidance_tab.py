@@ -8,7 +8,8 @@ import gradio as gr
 from playground.checkpoint import CheckpointError
 from playground.noisy_classifier import load_classifier
 from playground.ui.shared import (
-    SAMPLING_CONCURRENCY,
+    SAMPLER,
+    SAMPLING_LANE,
     class_count,
     get_judge,
     image,
@@ -50,7 +51,8 @@ def classifier_guidance(label, seed, samples, g, s, progress=PROGRESS):
         raise gr.Error(f"The noise-aware classifier did not load: {e}") from e
     if model.null_class is None:
         raise gr.Error("This model has no null class, so it has no unconditional prediction to guide.")
-    out = view.classifier_guidance_view(model, guide, judge, *args, tradeoff=load_tradeoff(), progress=progress)
+    with SAMPLER.turn():
+        out = view.classifier_guidance_view(model, guide, judge, *args, tradeoff=load_tradeoff(), progress=progress)
     return out["grid"], out["summary"], out["requests"], out["accuracy_by_t"], out["tradeoff"], out["frechet"]
 
 
@@ -78,7 +80,7 @@ def build_tab(model, model_error):
         accuracy_by_t = plot()
         inputs = [label, seed, samples, g, s]
         outputs = [grid, summary, requests, accuracy_by_t, tradeoff, frechet]
-        settings = {"concurrency_limit": SAMPLING_CONCURRENCY, "concurrency_id": "sampling"}
+        settings = SAMPLING_LANE
         gr.on([run.click, g.submit, s.submit], classifier_guidance, inputs, outputs, api_name="classifier_guidance",
               preprocess=False, **settings)
         on_first_visit(tab.select, lambda *values: classifier_guidance(*values, progress=None), inputs, outputs,

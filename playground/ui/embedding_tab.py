@@ -44,18 +44,22 @@ def flavour_check(per_digit, seed):
     judge, judge_note = get_judge()
     if judge is None:
         raise gr.Error(judge_note)
-    view = flavours.flavour_view(model, judge, *args)
+    with shared.SAMPLER.turn():
+        view = flavours.flavour_view(model, judge, *args)
     return view["grid"], view["summary"]
 
 
 @lru_cache(maxsize=1)
+def _default_flavour_result():
+    return flavour_check(**flavours.DEFAULTS)  # a refusal (busy) raises, and lru_cache keeps only results
+
+
 def _default_flavour_check():
-    """The default check (computed on the first page load, then cached), or a note when it cannot run."""
+    """The default check (computed on the first page load, then cached), or a note when it cannot run now."""
     try:
-        return flavour_check(**flavours.DEFAULTS)
+        return _default_flavour_result()
     except gr.Error as e:
         return None, f"*The flavour check cannot run: {e.message}*"
-
 
 
 def timestep_embedding_view(dim, max_period, t_start, t_end, n_t, flavour, inspect_t):
@@ -143,13 +147,12 @@ def build_tab(model, model_error):
             outputs=[grid, table],
             api_name="flavour_check",
             preprocess=False,
-            concurrency_limit=shared.SAMPLING_CONCURRENCY,
-            concurrency_id="sampling",
+            **shared.SAMPLING_LANE,
         )
         if model is not None:
             # On page load: the first visitor computes it (a few seconds), later ones get the cached result.
             gr.on(None, _default_flavour_check, outputs=[grid, table], api_visibility="private",
-                  concurrency_limit=shared.SAMPLING_CONCURRENCY, concurrency_id="sampling")
+                  **shared.SAMPLING_LANE)
         gr.on(
             triggers=[
                 dim.release,

@@ -9,7 +9,8 @@ from playground.checkpoint import CheckpointError, load_pretrained
 from playground.diffusion import DEFAULT_STEPS, sampling_timesteps
 from playground.tradeoff import AUTOGUIDE_WEAK
 from playground.ui.shared import (
-    SAMPLING_CONCURRENCY,
+    SAMPLER,
+    SAMPLING_LANE,
     class_count,
     get_judge,
     image,
@@ -43,7 +44,8 @@ def guided_step(label, seed, step, scale):
     """x_t, ε_u, ε_c, ε_c − ε_u, the guided ε and the x0 each implies, at one step of a real trajectory."""
     model = require_model()
     args = user_error(view.validate_step, label, seed, step, scale, num_classes=class_count(model))
-    out = user_error(view.guided_step_view, model, *args)
+    with SAMPLER.turn():
+        out = user_error(view.guided_step_view, model, *args)
     return out["panels"], out["norms"], out["summary"], out["trace"]
 
 
@@ -53,8 +55,9 @@ def guidance_lab(label, seed, scale, samples, t_lo, t_hi, phi, negative, progres
     args = user_error(view.validate_lab, label, seed, scale, samples, t_lo, t_hi, phi, negative,
                       num_classes=class_count(model))
     judge, _ = get_judge()
-    out = user_error(view.lab_view, model, *args, judge=judge, weak_model=weak_model(), tradeoff=load_tradeoff(),
-                     progress=progress)
+    with SAMPLER.turn():
+        out = user_error(view.lab_view, model, *args, judge=judge, weak_model=weak_model(),
+                         tradeoff=load_tradeoff(), progress=progress)
     return out["grid"], out["table"], out["interval"], out["tradeoff"], out["frechet"], out["verdict"]
 
 
@@ -78,7 +81,7 @@ def build_tab(model, model_error):
         step_inputs = [step_label, step_seed, step, step_scale]
         step_outputs = [panels, norms, step_summary, trace]
         gr.on([step.release, step_label.change, step_seed.submit, step_scale.submit], guided_step, step_inputs,
-              step_outputs, api_name="guided_step", preprocess=False)
+              step_outputs, api_name="guided_step", preprocess=False, **SAMPLING_LANE)
 
         gr.Markdown("### 2 · Guidance schedules and variants, on the same noise")
         with gr.Row():
@@ -107,7 +110,7 @@ def build_tab(model, model_error):
             frechet = plot()
         inputs = [label, seed, scale, samples, t_lo, t_hi, phi, negative]  # the order of LAB_DEFAULTS
         outputs = [grid, table, interval, tradeoff, frechet, verdict]
-        settings = {"concurrency_limit": SAMPLING_CONCURRENCY, "concurrency_id": "sampling"}
+        settings = SAMPLING_LANE
         run.click(guidance_lab, inputs, outputs, api_name="guidance_lab", preprocess=False, **settings)
         for name, button in preset_buttons.items():
             button.click(lambda preset=LAB_PRESETS[name]: tuple(preset.values()), outputs=inputs,

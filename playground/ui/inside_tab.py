@@ -7,7 +7,8 @@ import gradio as gr
 from playground.diffusion import sampling_timesteps
 from playground.model import DiTConfig
 from playground.ui.shared import (
-    SAMPLING_CONCURRENCY,
+    SAMPLER,
+    SAMPLING_LANE,
     class_count,
     get_judge,
     get_model,
@@ -34,7 +35,9 @@ INTRO = (
 def inside_dit(label, seed, step, block, head, query_row, query_col):
     """The forward pass of one step of a real trajectory: patchify, attention maps, adaLN-Zero writes, final layer."""
     model = require_model()
-    view = user_error(inside.inside_view, model, label, seed, step, block, head, query_row, query_col)
+    args = user_error(inside.validate_inside, label, seed, step, block, head, query_row, query_col, model.config)
+    with SAMPLER.turn():  # the trajectory it opens is sampled
+        view = inside.inside_view(model, *args)
     return (view["summary"], view["attention"], view["attention_t"], view["distance"], view["writes"],
             view["write_maps"], view["patchify"], view["final"], view["shape_walk"])
 
@@ -48,7 +51,8 @@ def counterfactual(experiment, label, other_label, seed, samples, scale, t_mode,
                       has_null=model is None or model.null_class is not None)
     model = require_model()
     judge, _ = get_judge()
-    return cf.counterfactual_view(model, *args, judge=judge, progress=progress)
+    with SAMPLER.turn():
+        return cf.counterfactual_view(model, *args, judge=judge, progress=progress)
 
 
 def step_choices():
@@ -88,11 +92,11 @@ def forward_pass_section(config, digits):
     inputs = [label, seed, step, block, head, row, col]  # the order of DEFAULTS and of each preset
     outputs = [summary, attention, attention_t, distance, writes, write_maps, patchify, final, shape_walk]
     gr.on(triggers=[run.click, step.change, block.release, head.release, row.release, col.release, seed.submit],
-          fn=inside_dit, inputs=inputs, outputs=outputs, api_name="inside_dit", preprocess=False)
+          fn=inside_dit, inputs=inputs, outputs=outputs, api_name="inside_dit", preprocess=False, **SAMPLING_LANE)
     for name, button in demos.items():
         button.click(lambda preset=inside.PRESETS[name]: tuple(preset.values()), outputs=inputs,
                      api_visibility="private", queue=False).then(inside_dit, inputs, outputs,
-                                                                 api_visibility="private")
+                                                                 api_visibility="private", **SAMPLING_LANE)
     return inputs, outputs
 
 
@@ -118,14 +122,14 @@ def counterfactual_section(config, digits):
                 t_mode = gr.Dropdown(list(cf.T_MODES), value=d["t_mode"], label="lie: t' =", min_width=90)
                 t_value = gr.Number(value=d["t_value"], precision=0, label="offset / constant", min_width=90)
             gr.Markdown(f"{cf.STEPS} {cf.SAMPLER} steps per run; the label switch runs {cf.STEPS + 1} trajectories, "
-                        f"the cut {config.depth + 3}. Runs go {SAMPLING_CONCURRENCY} at a time.", elem_classes="caps")
+                        f"the cut {config.depth + 3}. Runs go {SAMPLER.max_running} at a time.", elem_classes="caps")
         with gr.Column(scale=3):
             summary = gr.Markdown("*Running…*")
             picture = image("counterfactual-grid")
             figure = plot()
     inputs = [experiment, label, other, seed, samples, scale, t_mode, t_value, cut_kind, cut_blocks]  # DEFAULTS' order
     outputs = [picture, figure, summary]
-    run_kwargs = {"concurrency_limit": SAMPLING_CONCURRENCY, "concurrency_id": "sampling"}
+    run_kwargs = SAMPLING_LANE
     gr.on(triggers=[run.click, cut_blocks.submit], fn=counterfactual, inputs=inputs, outputs=outputs,
           api_name="counterfactual", preprocess=False, **run_kwargs)
     for name, button in demos.items():
@@ -149,6 +153,6 @@ def build_tab(model, model_error):
             with gr.Tab("Conditioning counterfactuals", id="inside-counterfactual"):
                 cf_inputs, cf_outputs = counterfactual_section(config, digits)
         if model is not None:  # without a model there is nothing to compute (the note above says why)
-            forward = on_first_visit(tab.select, inside_dit, forward_inputs, forward_outputs)
+            forward = on_first_visit(tab.select, inside_dit, forward_inputs, forward_outputs, **SAMPLING_LANE)
             on_first_visit(forward.then, counterfactual, cf_inputs, cf_outputs,
-                           concurrency_limit=SAMPLING_CONCURRENCY, concurrency_id="sampling")
+                           **SAMPLING_LANE)

@@ -8,7 +8,8 @@ import gradio as gr
 from playground.checkpoint import CheckpointError, load_pretrained
 from playground.tradeoff import COMPANIONS
 from playground.ui.shared import (
-    SAMPLING_CONCURRENCY,
+    SAMPLER,
+    SAMPLING_LANE,
     class_count,
     get_judge,
     image,
@@ -45,7 +46,8 @@ def label_dropout(label, seed, scales, samples):
     except CheckpointError as e:
         raise gr.Error(f"A companion model did not load: {e}") from e
     judge, _ = get_judge()
-    out = view.label_dropout_view(models, reference, *args, judge=judge, tradeoff=load_tradeoff())
+    with SAMPLER.turn():
+        out = view.label_dropout_view(models, reference, *args, judge=judge, tradeoff=load_tradeoff())
     return (out["grid"], out["live"], out["verdict"], out["table"], out["null"], out["rows"], out["stand_ins"],
             out["curves"], out["autoguidance"])
 
@@ -80,7 +82,7 @@ def build_tab(model, model_error):
             autoguidance = gr.Markdown()
         inputs = [label, seed, scales, samples]
         outputs = [grid, live, verdict, table, null, rows, stand_ins, curves, autoguidance]
-        settings = {"concurrency_limit": SAMPLING_CONCURRENCY, "concurrency_id": "sampling"}
+        settings = SAMPLING_LANE
         gr.on([run.click, scales.submit], label_dropout, inputs, outputs, api_name="label_dropout",
               preprocess=False, **settings)
         on_first_visit(tab.select, label_dropout, inputs, outputs, **settings)

@@ -99,13 +99,13 @@ def intervened(model, intervention, timesteps):
         output[:, 5 * d :] = 0  # gate_mlp
         return output
 
-    handles = [model.register_forward_pre_hook(inputs)]
+    registrations = [(model.register_forward_pre_hook, inputs)]
     if intervention.null_blocks:
-        handles.append(model.t_embedder.register_forward_hook(keep_t_emb))
-        handles += [model.blocks[b].register_forward_pre_hook(null_label) for b in intervention.null_blocks]
-    handles += [model.blocks[b].adaLN_modulation.register_forward_hook(zero_gates)
+        registrations.append((model.t_embedder.register_forward_hook, keep_t_emb))
+        registrations += [(model.blocks[b].register_forward_pre_hook, null_label) for b in intervention.null_blocks]
+    registrations += [(model.blocks[b].adaLN_modulation.register_forward_hook, zero_gates)
                 for b in intervention.zero_gate_blocks]
-    with hooked(handles):
+    with hooked(registrations):
         yield
 
 

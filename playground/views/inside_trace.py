@@ -8,6 +8,7 @@ the hooked q and k; `attention_output` applies them to v, which tests compare wi
 """
 
 import contextlib
+import threading
 
 import numpy as np
 import torch
@@ -16,10 +17,20 @@ from playground.model import MODULATION_NAMES
 
 
 @contextlib.contextmanager
-def hooked(handles):
-    """Remove every hook handle in `handles` on exit, even after an error."""
+def hooked(registrations):
+    """Register each `(module.register_..._hook, hook)` pair for the block; all removed on exit, even after an error.
+
+    The hooks act only on forwards run by this thread: the app shares one model between requests, and another
+    request's forward (a sweep, a second trace) would otherwise pass through them, be recorded or be intervened on.
+    """
+    owner = threading.get_ident()
+
+    def this_thread_only(hook):
+        return lambda *args: hook(*args) if threading.get_ident() == owner else None
+
+    handles = [register(this_thread_only(hook)) for register, hook in registrations]
     try:
-        yield handles
+        yield
     finally:
         for handle in handles:
             handle.remove()
@@ -52,30 +63,30 @@ def trace_forward(model, x, t, y):
     """
     rec = {"final": {}}
     blocks = [{} for _ in model.blocks]
-    handles = [
-        model.x_embedder.proj.register_forward_hook(_keep(rec, "conv")),
-        model.x_embedder.register_forward_hook(_keep(rec, "tokens")),
-        model.t_embedder.register_forward_hook(_keep(rec, "t_emb")),
-        model.y_embedder.register_forward_hook(_keep(rec, "y_emb")),
-        model.final_layer.register_forward_pre_hook(_keep_input(rec["final"], "x_in")),
-        model.final_layer.adaLN_modulation.register_forward_hook(_keep(rec["final"], "modulation")),
-        model.final_layer.linear.register_forward_hook(_keep(rec["final"], "patches")),
+    registrations = [
+        (model.x_embedder.proj.register_forward_hook, _keep(rec, "conv")),
+        (model.x_embedder.register_forward_hook, _keep(rec, "tokens")),
+        (model.t_embedder.register_forward_hook, _keep(rec, "t_emb")),
+        (model.y_embedder.register_forward_hook, _keep(rec, "y_emb")),
+        (model.final_layer.register_forward_pre_hook, _keep_input(rec["final"], "x_in")),
+        (model.final_layer.adaLN_modulation.register_forward_hook, _keep(rec["final"], "modulation")),
+        (model.final_layer.linear.register_forward_hook, _keep(rec["final"], "patches")),
     ]
     for block, store in zip(model.blocks, blocks, strict=True):
-        handles += [
-            block.register_forward_pre_hook(_keep_input(store, "x_in", "c")),
-            block.register_forward_hook(_keep(store, "x_out")),
-            block.adaLN_modulation.register_forward_hook(_keep(store, "modulation")),
-            block.attn.qkv.register_forward_hook(_keep(store, "qkv")),
-            block.attn.proj.register_forward_pre_hook(_keep_input(store, "attn_heads")),
-            block.attn.register_forward_hook(_keep(store, "attn_out")),
-            block.norm2.register_forward_pre_hook(_keep_input(store, "x_mid")),
-            block.mlp.register_forward_hook(_keep(store, "mlp_out")),
+        registrations += [
+            (block.register_forward_pre_hook, _keep_input(store, "x_in", "c")),
+            (block.register_forward_hook, _keep(store, "x_out")),
+            (block.adaLN_modulation.register_forward_hook, _keep(store, "modulation")),
+            (block.attn.qkv.register_forward_hook, _keep(store, "qkv")),
+            (block.attn.proj.register_forward_pre_hook, _keep_input(store, "attn_heads")),
+            (block.attn.register_forward_hook, _keep(store, "attn_out")),
+            (block.norm2.register_forward_pre_hook, _keep_input(store, "x_mid")),
+            (block.mlp.register_forward_hook, _keep(store, "mlp_out")),
         ]
     was_training = model.training
     model.eval()
     try:
-        with hooked(handles):
+        with hooked(registrations):
             rec["out"] = model(x, t, y)
     finally:
         model.train(was_training)
