@@ -2,14 +2,16 @@
 
 Every row names the device its figure comes from: rows 1-3 and 6 (`--parts devices`) run on each of
 --devices (default: the CPU, and the GPU when torch sees one); the app serves on the CPU, so rows 4
-(`views`), 5 (`launches`) and 7 (`judge`) run there.
+(`views`), 5 (`launches`), 7 (`judge`), 8 (`live`) and 9 (`load`) run there.
 1. The app's default CFG sweep (wall time, median of --repeats runs). Off the CPU, also its largest
    pixel difference from the CPU's sweep (the same noise, so the same digits).
 2. The same sweep done naively (one scale at a time; conditional and unconditional as separate
    forwards) and the speed-up ratio of ours over it; both must give the same images. On the CPU,
    also the sweep in a child process with glibc's default malloc thresholds (`playground/process.py`).
    One model forward per image at the naive loop's batch (4) and at ours (40) says what batching can buy.
-3. Model FLOPs per sweep and achieved GFLOP/s against the device's measured matmul peak.
+3. Model FLOPs per sweep and achieved GFLOP/s against the device's measured matmul peak; on the CPU, the
+   same sweep with the plain (unfused) kernels, timed in turns with it, and how far each path's samples are
+   from a float64 run of the same sweep.
 4. Build time and payload bytes of the embedding and with/without-MLP views.
 5. Cold start: `python app.py` until its page answers (median of --cold-starts launches), with and without
    the C line splitter of `playground/process.py`; the floor no app code can go under (the process settings
@@ -18,6 +20,8 @@ Every row names the device its figure comes from: rows 1-3 and 6 (`--parts devic
 6. Training throughput (images/s) of the release config.
 7. Honesty check: judge accuracy per scale for the default (fast) sampler against fp32 DDIM at 50
    steps (the reference) and at the default steps, same noise; the fast path must stay within 1 point.
+8. The live slider's column (the pure function), in turns with the default sweep.
+9. The launched app under `--load-clients` visitors for `--load-seconds` (`playground/load.py`).
 """
 
 import argparse
@@ -48,6 +52,7 @@ from playground.diffusion import (
     REFERENCE_SAMPLER,
     REFERENCE_STEPS,
 )
+from playground.model import plain_kernels
 from playground.process import FAST_SOURCE_LINES_ENV, MALLOC_TUNING_ENV, apply_process_settings
 from playground.sampling import sample_cfg_sweep
 
@@ -297,14 +302,18 @@ def device_figures(model, device, repeats):
     def naive_fn():
         return naive_sweep(on_device, SWEEP_LABELS, DEFAULT_SCALES, DEFAULT_STEPS, 0, DEFAULT_SAMPLER)
 
+    def plain_fn():  # the reference's unfused kernels (`model.plain_kernels`), as the sweep ran before issue 16
+        with plain_kernels():
+            return default_sweep(on_device)
+
     (fp32_fn, fp32_flops), (bf16_fn, bf16_flops) = (square_matmul(getattr(torch, name), n, device)
                                                     for name, n in MATMUL_SIZES[device.type].items())
     batches = [forward_inputs(on_device, n) for n in FORWARD_BATCHES]
     forwards = [synced(lambda b=b: on_device(*b), device) for b in batches]
     # Timed in turns, so the machine's drift hits the sweeps, the fp32 peak and the forwards alike.
     with torch.no_grad():
-        (ours_s, naive_s, fp32_s, *forward_s), (ours, naive, *_) = interleaved(
-            [ours_fn, naive_fn, fp32_fn, *forwards], repeats)
+        (ours_s, naive_s, plain_s, fp32_s, *forward_s), (ours, naive, plain, *_) = interleaved(
+            [ours_fn, naive_fn, plain_fn, fp32_fn, *forwards], repeats)
     bf16_s, _ = timed(bf16_fn, 3)
     (flops, ours_images), (_, naive_images) = (model_work(on_device, fn) for fn in (ours_fn, naive_fn))
     peaks = {"float32": fp32_flops / fp32_s / 1e9, "bfloat16": bf16_flops / bf16_s / 1e9}
@@ -312,7 +321,8 @@ def device_figures(model, device, repeats):
         default_sweep_s=ours_s, naive_sweep_s=naive_s, batched_over_naive=naive_s / ours_s,
         naive_max_abs_diff=(naive - ours).abs().max().item(), sweep_gflop=flops / 1e9,
         achieved_gflops=flops / 1e9 / ours_s, matmul_peak_gflops=peaks,
-        utilisation_pct=100 * flops / 1e9 / ours_s / peaks["float32"],
+        utilisation_pct=100 * flops / 1e9 / ours_s / peaks["float32"], plain_kernels_sweep_s=plain_s,
+        plain_utilisation_pct=100 * flops / 1e9 / plain_s / peaks["float32"],
         train_images_per_s=training_throughput(model, device),
         forward_ms_per_image={n: 1000 * sec / n for n, sec in zip(FORWARD_BATCHES, forward_s, strict=True)},
         images_per_sweep={"ours": ours_images, "naive": naive_images},
@@ -320,6 +330,11 @@ def device_figures(model, device, repeats):
     if device.type == "cpu":  # glibc's allocator only matters on the host
         out["child_sweep_s"], out["child_sweep_glibc_malloc_defaults_s"] = (
             sweep_in_child(repeats, tuning) for tuning in (True, False))
+        exact = default_sweep(model.float64_twin())  # float32's own rounding, as the yardstick for both paths
+        out["max_abs_diff_per_scale"] = {name: [(a - b).abs().max().item() for a, b in zip(x, y, strict=True)]
+                                         for name, (x, y) in {"fused_vs_plain": (ours, plain),
+                                                              "fused_vs_float64": (ours, exact),
+                                                              "plain_vs_float64": (plain, exact)}.items()}
     else:  # the noise is drawn on the CPU, so every device should draw the same digits
         out["cpu_max_abs_diff"] = (ours - default_sweep(model)).abs().max().item()
     return out
@@ -337,6 +352,11 @@ def device_rows(name, fig, release):
          f"batched is {fig['batched_over_naive']:.2f}x faster (target >= 2x); largest pixel difference "
          f"{fig['naive_max_abs_diff']:.1e}"),
     ]
+    if "max_abs_diff_per_scale" in fig:
+        diffs = {name: max(per_scale) for name, per_scale in fig["max_abs_diff_per_scale"].items()}
+        rows.append(("same sweep, fused vs plain kernels: largest pixel difference", f"{diffs['fused_vs_plain']:.1e}",
+                     f"from float64: fused {diffs['fused_vs_float64']:.1e}, plain {diffs['plain_vs_float64']:.1e} "
+                     "(float32's own rounding, amplified by s up to 10)"))
     if "child_sweep_s" in fig:
         tuned, untuned = fig["child_sweep_s"], fig["child_sweep_glibc_malloc_defaults_s"]
         rows.append(("same sweep in a child process, glibc's default malloc", f"{untuned * 1000:.0f} ms",
@@ -353,13 +373,23 @@ def device_rows(name, fig, release):
          f"{fig['achieved_gflops']:.1f} GFLOP/s achieved"),
         (f"matmul peak fp32 ({sizes['float32']}^3) / bf16 ({sizes['bfloat16']}^3)",
          f"{peaks['float32']:.0f} / {peaks['bfloat16']:.0f} GFLOP/s",
-         f"utilisation {fig['utilisation_pct']:.0f}% of the fp32 peak"),
+         f"utilisation {fig['utilisation_pct']:.0f}% of the fp32 peak (target >= 75%); with the plain kernels "
+         f"{fig['plain_utilisation_pct']:.0f}% ({fig['plain_kernels_sweep_s'] * 1000:.0f} ms a sweep)"),
         ("training throughput, release config, batch 64", f"{fig['train_images_per_s']:.0f} img/s", release),
     ]
     return [(measure, name, value, note) for measure, value, note in rows]
 
 
-PARTS = ("devices", "views", "launches", "judge")  # rows 1-3 and 6, row 4, row 5, row 7
+def live_costs(model, repeats):
+    """Seconds (median) of one live-slider column (4 samples, pure function) and of the default sweep, in turns."""
+    from playground.views import live
+
+    column = lambda: live.live_column(model, DEFAULT_LABEL, live.LIVE_SCALE, DEFAULT_SAMPLES, 0)  # noqa: E731
+    (column_s, sweep_s), _ = interleaved([column, lambda: default_sweep(model)], repeats)
+    return {"live_column_s": column_s, "default_sweep_s": sweep_s}
+
+
+PARTS = ("devices", "views", "live", "launches", "load", "judge")  # rows 1-3 and 6; 4; 8; 5; 9; 7
 
 
 def main(argv=None):
@@ -373,6 +403,8 @@ def main(argv=None):
     p.add_argument("--quality-per-class", type=int, default=30, help="samples per digit per scale for the judge")
     p.add_argument("--quality-scales", type=float, nargs="+", default=[0.0, 1.0, 2.0, 4.0, 8.0])
     p.add_argument("--cold-starts", type=int, default=5, help="launches of the app to take the median of")
+    p.add_argument("--load-clients", type=int, default=50, help="visitors of the load test (part 'load')")
+    p.add_argument("--load-seconds", type=float, default=60, help="how long the load test lasts")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     if min(args.repeats, args.quality_per_class, args.cold_starts) < 1:
@@ -416,6 +448,11 @@ def main(argv=None):
             report[view] = cost
             rows.append((view, "cpu", f"{cost['seconds'] * 1000:.0f} ms, {cost['payload_bytes'] / 1e6:.2f} MB",
                          f"first call {cost['first_s'] * 1000:.0f} ms; target <= 150 ms, <= 1.5 MB"))
+    if "live" in parts:
+        report["live"] = lv = live_costs(model, args.repeats)
+        rows.append(("live slider: one column (4 samples, 8 steps), server-side", "cpu",
+                     f"{lv['live_column_s'] * 1000:.0f} ms", f"{lv['live_column_s'] / lv['default_sweep_s']:.2f}x the "
+                     f"default sweep ({lv['default_sweep_s'] * 1000:.0f} ms, in turns); target <= 150 ms"))
     if "launches" in parts:
         measures = ("cold_start", "cold_start_python_splitter", "bare_imports")
         medians = dict(zip(measures, (statistics.median(column) for column in zip(*launches, strict=True)),
@@ -428,7 +465,8 @@ def main(argv=None):
              f"median of {args.cold_starts}; target <= 6 s; {medians['cold_start_python_splitter']:.1f} s with "
              f"Python 3.11's own splitter ({FAST_SOURCE_LINES_ENV}=0), launches taken in turns"),
             ("process settings and a bare `import gradio, torch` in a fresh interpreter", "cpu",
-             f"{medians['bare_imports']:.1f} s", "the floor under cold start: no app code runs"),
+             f"{medians['bare_imports']:.1f} s", f"the floor under cold start: no app code runs; cold start is "
+             f"{medians['cold_start'] - medians['bare_imports']:.2f} s above it (target <= 0.9 s)"),
             ("`import gradio` splitting source files into lines", "cpu", f"{fast:.2f} s",
              f"{slow:.2f} s with Python 3.11's own splitter ({FAST_SOURCE_LINES_ENV}=0); {calls:.0f} calls, "
              "for gradio's stub checks"),
@@ -436,6 +474,13 @@ def main(argv=None):
     if rows:
         print("| measure | device | value | note |\n|---|---|---|---|")
         print("\n".join(f"| {' | '.join(row)} |" for row in rows), flush=True)
+    if "load" in parts:
+        from playground.load import report_markdown, run_load
+
+        with launched_app() as (url, pid, _):
+            report["load"] = run_load(url, pid, args.load_clients, args.load_seconds)
+        print("\nthe launched app under load (`python -m playground.load`):\n\n" + report_markdown(report["load"]),
+              flush=True)
 
     if "judge" in parts:
         q_scales = args.quality_scales

@@ -1,10 +1,13 @@
 """Load test of the launched app: `python -m playground.load [--clients 50] [--seconds 60] [--json F]`.
 
 Also row 10 of `python -m playground.bench --parts load`. Not run by CI: it takes the machine for a minute or more.
-It starts `python app.py` on a free port, calls every endpoint once (the warm-up), then lets --clients
-`gradio_client` threads, each with a session of its own, send requests for --seconds, each thread waiting a random
-1-5 s between its requests (about 17 requests/s from 50 threads). A request is drawn at random from `MIX`: every
-named endpoint at a small setting, plus bad inputs. Each outcome is classed as:
+It starts `python app.py` on a free port, calls every endpoint once (the warm-up), then lets --clients visitors,
+each with a session of its own, send requests for --seconds, each waiting a random 1-5 s between its requests
+(about 17 requests/s from 50). A request is drawn at random from `MIX`: every named endpoint at a small setting,
+plus bad inputs. A visitor speaks gradio's own protocol, as the page in a browser does: it joins the queue
+(POST queue/join) and reads its result from the session's event stream (GET queue/data). `gradio_client` does the
+same with more machinery: measured here it spent about 85 ms of CPU per request, so 50 of its threads took a core
+of this 2-core machine away from the server they were measuring. Each outcome is classed as:
 
 - answered: the endpoint returned (for a bad input this is a failure: it should have been rejected);
 - bad input rejected: the app's message about the input, for a bad input (a failure for a good one);
@@ -23,7 +26,9 @@ import random
 import statistics
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+import urllib.request
+import uuid
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 # (endpoint, arguments, kind): kind "view" runs no sampling loop (must never be refused), "sampling" may be refused
@@ -33,7 +38,7 @@ MIX = (
     ("/timestep_embedding", (8, 10000, 0, 999, 1000, "diffusers", "100, 500"), "view"),
     ("/mlp_comparison", (3, 0), "view"),
     ("/mlp_comparison", (7, 1), "view"),
-    ("/cfg_sweep", (3, "0, 1, 4", 2, 0, 8, "dpm++2m"), "sampling"),
+    ("/cfg_sweep", (3, "0, 1, 4", 2, 0, 8, "dpm++2m", True), "sampling"),
     ("/live_column", (3, 4.0, 4, 0), "sampling"),
     ("/live_column", (5, 2.5, 4, 0), "sampling"),
     ("/guided_step", (3, 0, 4, 4.0), "sampling"),
@@ -41,7 +46,7 @@ MIX = (
     ("/guidance_lab", (3, 0, 4.0, 2, 82, 578, 0.7, 8), "sampling"),
     ("/label_dropout", (3, 0, "1, 4", 1), "sampling"),
     ("/classifier_guidance", (3, 0, 2, "4", "2"), "sampling"),
-    ("/cfg_sweep", (3, "1, abc", 2, 0, 8, "dpm++2m"), "bad"),
+    ("/cfg_sweep", (3, "1, abc", 2, 0, 8, "dpm++2m", True), "bad"),
     ("/live_column", (3, 99.0, 4, 0), "bad"),
     ("/mlp_comparison", (3, -1), "bad"),
     ("/timestep_embedding", (256, 10000, 0, 999, 1000, "dit", "4, x"), "bad"),
@@ -65,25 +70,65 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class AppMessage(Exception):
+    """The app answered with an error message (a gr.Error: bad input, busy) or gradio refused the request."""
+
+
+class Visitor:
+    """One browser session: joins gradio's queue over HTTP and reads the result from the session's event stream."""
+
+    def __init__(self, url, fn_index):
+        import httpx  # gradio's own HTTP client, installed with it
+
+        self.http = httpx.Client(base_url=url + "gradio_api/", timeout=300)
+        self.session, self.fn_index = uuid.uuid4().hex[:12], fn_index
+
+    def predict(self, endpoint, args):
+        """The endpoint's output data, or AppMessage with the app's message."""
+        joined = self.http.post("queue/join", json={"data": list(args), "fn_index": self.fn_index[endpoint],
+                                                    "session_hash": self.session, "event_data": None,
+                                                    "trigger_id": None})
+        if joined.status_code == 503:
+            raise AppMessage("Queue is full")
+        joined.raise_for_status()
+        event_id = joined.json()["event_id"]
+        with self.http.stream("GET", "queue/data", params={"session_hash": self.session}) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("event_id") == event_id and message["msg"] == "process_completed":
+                    if message.get("success"):
+                        return message["output"]["data"]
+                    raise AppMessage(message["output"].get("error") or message.get("title") or "no message")
+                if message["msg"] == "unexpected_error":
+                    raise RuntimeError(message.get("message"))
+        raise RuntimeError("the event stream ended before the result")
+
+
+def api_functions(url):
+    """{"/endpoint": fn_index} of the app at `url`, from its config (what the page reads too)."""
+    with urllib.request.urlopen(url + "config", timeout=60) as response:
+        config = json.load(response)
+    return {f"/{dep['api_name']}": dep["id"] for dep in config["dependencies"] if dep.get("api_name")}
+
+
 def classify(kind, error):
     """The outcome of one request of `kind` that raised `error` (None: it returned)."""
     if error is None:
         return "failed" if kind == "bad" else "answered"
-    message = str(error)
-    if any(marker in message.lower() for marker in BUSY_MARKERS):
+    if not isinstance(error, AppMessage):
+        return "failed"
+    if any(marker in str(error).lower() for marker in BUSY_MARKERS):
         return "refused"
-    from gradio_client.exceptions import AppError
-
-    if isinstance(error, AppError) and kind == "bad":
-        return "rejected"
-    return "failed"
+    return "rejected" if kind == "bad" else "failed"
 
 
-def call(client, endpoint, args, kind):
+def call(visitor, endpoint, args, kind):
     """(outcome, seconds, error text) of one request."""
     t0 = time.perf_counter()
     try:
-        client.predict(*args, api_name=endpoint)
+        visitor.predict(endpoint, args)
         error = None
     except Exception as e:  # noqa: BLE001 - every exception is an outcome to count
         error = e
@@ -112,14 +157,11 @@ def summarise(records):
     return dict(sorted(table.items()))
 
 
-def drive(url, visitors, start_at, seconds, kinds, seed):
-    """One process of the crowd: the `visitors` (their numbers seed their choices), each a `gradio_client` session
-    of its own in a thread, from wall-clock `start_at` for `seconds`. Returns (records, CPU seconds it used)."""
-    from gradio_client import Client
-
+def drive(url, fn_index, visitors, start_at, seconds, kinds, seed):
+    """One process of the crowd: the `visitors` (their numbers seed their choices), each a session of its own in a
+    thread, from wall-clock `start_at` for `seconds`. Returns (records, CPU seconds this process used)."""
     mix = [entry for entry in MIX if entry[2] in kinds]
-    with ThreadPoolExecutor(len(visitors)) as pool:  # sessions opened before the clock starts
-        sessions = list(pool.map(lambda _: Client(url, verbose=False, download_files=False), visitors))
+    sessions = [Visitor(url, fn_index) for _ in visitors]
     records, lock = [], threading.Lock()
     time.sleep(max(0.0, start_at - time.time()))
     cpu_before, stop_at = time.process_time(), time.monotonic() + seconds
@@ -142,20 +184,20 @@ def drive(url, visitors, start_at, seconds, kinds, seed):
     return records, time.process_time() - cpu_before
 
 
-def run_load(url, pid, clients, seconds, kinds=("view", "sampling", "bad"), processes=5, seed=0):
+def run_load(url, pid, clients, seconds, kinds=("view", "sampling", "bad"), processes=2, seed=0):
     """Warm up, drive the app at `url` (server process `pid`) with the requests of `MIX` of those `kinds`, from
     `clients` visitors spread over `processes` client processes (one process of 50 threads would itself be a
     bottleneck: its threads share one interpreter lock), and return the report dict."""
-    from gradio_client import Client
-
-    warm = Client(url, verbose=False, download_files=False)
+    fn_index = api_functions(url)
+    warm = Visitor(url, fn_index)
     warmup = {endpoint: call(warm, endpoint, args, kind)[0] for endpoint, args, kind in MIX if kind in kinds}
     time.sleep(2)
     rss, samples = {"after_warmup_mb": rss_mb(pid)}, []
-    start_at = time.time() + 10 + clients / 5  # time for every process to open its sessions
+    start_at = time.time() + 10  # time for every process to start
     chunks = [list(range(clients))[i::processes] for i in range(processes)]
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(drive, url, chunk, start_at, seconds, tuple(kinds), seed) for chunk in chunks if chunk]
+        futures = [pool.submit(drive, url, fn_index, chunk, start_at, seconds, tuple(kinds), seed)
+                   for chunk in chunks if chunk]
         time.sleep(max(0.0, start_at - time.time()))
         started, server_cpu = time.monotonic(), cpu_seconds(pid)
         while not all(future.done() for future in futures):
@@ -213,7 +255,7 @@ def main(argv=None):
     p.add_argument("--kinds", nargs="+", choices=("view", "sampling", "bad"), default=["view", "sampling", "bad"],
                    help="which requests of the mix to send (default: all; e.g. 'view' alone to see the views' "
                         "latency without the sampler's competition)")
-    p.add_argument("--processes", type=int, default=5, help="client processes the visitors are spread over")
+    p.add_argument("--processes", type=int, default=2, help="client processes the visitors are spread over")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     if min(args.clients, args.processes) < 1 or not args.seconds > 0:

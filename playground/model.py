@@ -5,6 +5,7 @@ The module and parameter names match facebookresearch/DiT `models.py`, so a stat
 this model and the reference implementation unchanged.
 """
 
+import copy
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
@@ -336,6 +337,16 @@ class DiT(nn.Module):
             "c": c,
             "modulation": [block.modulation(c) for block in self.blocks],
         }
+
+    def float64_twin(self):
+        """A float64 copy that takes the same float32 inputs and returns float32: float32's own rounding error
+        is what the bench and the tests hold each kernel path against (the fused kernels are float32 only)."""
+        twin = copy.deepcopy(self).double()
+        sinusoid = twin.t_embedder.sinusoid
+        twin.t_embedder.sinusoid = lambda t: sinusoid(t).double()
+        forward = twin.forward
+        twin.forward = lambda x, t, y: forward(x.double(), t, y).float()
+        return twin
 
     def num_parameters(self, trainable_only=False):
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)

@@ -177,7 +177,8 @@ def test_bench_rows_off_the_cpu_name_their_device_and_compare_with_the_cpu():
     fig = {"default_sweep_s": 0.04, "naive_sweep_s": 0.4, "batched_over_naive": 10.0, "naive_max_abs_diff": 2e-4,
            "cpu_max_abs_diff": 1.7e-4, "forward_ms_per_image": {4: 1.1, 40: 0.1},
            "images_per_sweep": {"ours": 288, "naive": 384}, "matmul_peak_gflops": {"float32": 5e4, "bfloat16": 7e5},
-           "sweep_gflop": 79.1, "achieved_gflops": 1977.5, "utilisation_pct": 4.0, "train_images_per_s": 2792.0}
+           "sweep_gflop": 79.1, "achieved_gflops": 1977.5, "utilisation_pct": 4.0, "train_images_per_s": 2792.0,
+           "plain_kernels_sweep_s": 0.041, "plain_utilisation_pct": 3.9}
     rows = bench.device_rows("cuda", fig, "release")
     assert {row[1] for row in rows} == {"cuda"} and len(rows) == 6  # no malloc row: that one is the host's
     assert rows[0][2] == "40 ms" and rows[0][3].endswith("largest pixel difference from the CPU's sweep 1.7e-04")

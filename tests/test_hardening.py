@@ -24,7 +24,7 @@ from live_app import REPO, running_app
 
 from playground import bench, evaluate, judge, sample, train, ui
 from playground.checkpoint import DEFAULT_DIT, card_path
-from playground.ui.shared import QUEUE_MAX_SIZE, SAMPLER, SAMPLING_LANE, VIEW_CONCURRENCY, WEIGHTS_ENV, Turns
+from playground.ui.shared import QUEUE_MAX_SIZE, SAMPLER, SAMPLING_LANE, VIEW_CONCURRENCY, WEIGHTS_ENV, Turns, memoised
 from playground.views import embedding, inspector
 from playground.views.cfg_sweep import MAX_IMAGE_STEPS, MAX_SAMPLES, MAX_SCALES, MAX_STEPS, validate_sweep
 
@@ -184,6 +184,23 @@ def test_turns_run_one_hold_the_waiting_and_refuse_the_rest():
     with pytest.raises(RuntimeError), turns.turn():
         raise RuntimeError("a failed run")
     assert (turns.running, turns.waiting) == (0, 0)  # an error gives the turn back
+
+
+def test_memoised_views_keep_results_and_pass_unhashable_input_through():
+    calls = []
+
+    @memoised(maxsize=2)
+    def view(a, b):
+        calls.append((a, b))
+        if isinstance(a, list):
+            raise ValueError("a must be a number")
+        return a + b
+
+    assert view(1, 2) == view(1, 2) == 3 and calls == [(1, 2)]  # kept
+    with pytest.raises(ValueError, match="a must be a number"):  # not a TypeError from the cache: the view's message
+        view([1], 2)
+    view(2, 2), view(3, 2), view(1, 2)
+    assert calls[-1] == (1, 2)  # only the last two are kept
 
 
 def wait_until(condition, timeout=10):

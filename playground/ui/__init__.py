@@ -8,6 +8,7 @@ by every request (`playground.ui.shared`).
 """
 
 import os
+import threading
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network at runtime; before gradio is imported
 
@@ -23,7 +24,16 @@ from playground.ui import (  # noqa: E402
     mlp_tab,
     model_card_tab,
 )
-from playground.ui.shared import CSS, QUEUE_MAX_SIZE, THEME, VIEW_CONCURRENCY, get_judge, get_model  # noqa: E402
+from playground.ui.shared import (  # noqa: E402
+    CSS,
+    OPENINGS,
+    QUEUE_MAX_SIZE,
+    THEME,
+    VIEW_CONCURRENCY,
+    get_judge,
+    get_model,
+    warm_openings,
+)
 
 # In the order a learner reads DiT: time, inside the transformer, class and guidance, the model card.
 # Each has build_tab(model, model_error).
@@ -45,6 +55,7 @@ def build_app():
     """The four-tab Blocks app (queue configured); launch with `launch_app` or `.launch(**LAUNCH_KWARGS)`."""
     model, model_error = get_model()
     get_judge()  # load once now, not on the first sweep
+    OPENINGS.clear()  # the openings of the app built last: the one a process serves
     with gr.Blocks(title="DiT Playground", fill_width=True) as demo:
         gr.Markdown(INTRO, elem_id="title")
         if model is None:
@@ -57,7 +68,11 @@ def build_app():
 
 
 def launch_app(host="127.0.0.1", port=7860, **kwargs):
-    """Build and launch; extra keyword arguments go to `Blocks.launch` (e.g. prevent_thread_lock=True)."""
+    """Build and launch; extra keyword arguments go to `Blocks.launch` (e.g. prevent_thread_lock=True). Once the
+    server answers, the tabs' opening results are computed in the background (`shared.warm_openings`)."""
     demo = build_app()
-    demo.launch(server_name=host, server_port=port, **{**LAUNCH_KWARGS, **kwargs})
+    demo.launch(server_name=host, server_port=port, **{**LAUNCH_KWARGS, **kwargs, "prevent_thread_lock": True})
+    threading.Thread(target=warm_openings, name="warm-openings", daemon=True).start()
+    if not kwargs.get("prevent_thread_lock"):
+        demo.block_thread()
     return demo

@@ -62,8 +62,10 @@ def _default_flavour_check():
         return None, f"*The flavour check cannot run: {e.message}*"
 
 
+@shared.memoised(maxsize=8)
 def timestep_embedding_view(dim, max_period, t_start, t_end, n_t, flavour, inspect_t):
-    """Heatmap, a few columns vs t, t x t similarity, the one-batch inspector and notes."""
+    """Heatmap, a few columns vs t, t x t similarity, the one-batch inspector and notes. Memoised like the MLP view
+    (a bad input raises, so it is not kept)."""
     model, error = get_model()
     view = user_error(
         embedding.embedding_view,
@@ -151,6 +153,7 @@ def build_tab(model, model_error):
         )
         if model is not None:
             # On page load: the first visitor computes it (a few seconds), later ones get the cached result.
+            shared.OPENINGS.append((_default_flavour_result, ()))
             gr.on(None, _default_flavour_check, outputs=[grid, table], api_visibility="private",
                   **shared.SAMPLING_LANE)
         gr.on(

@@ -1,10 +1,8 @@
 """Tab 2, with vs without the MLP: widgets from `views.mlp.DEFAULTS`, classes from the model; `/mlp_comparison`."""
 
-from functools import lru_cache
-
 import gradio as gr
 
-from playground.ui.shared import class_count, on_first_visit, plot, require_model, user_error
+from playground.ui.shared import class_count, memoised, on_first_visit, plot, require_model, user_error
 from playground.views import mlp
 from playground.views.mlp import DEFAULTS
 
@@ -22,7 +20,7 @@ def mlp_comparison(label, seed):
     return _mlp_outputs(*user_error(mlp.validate_mlp_inputs, label, seed, model.null_class))
 
 
-@lru_cache(maxsize=8)
+@memoised(maxsize=8)
 def _mlp_outputs(label, seed):
     """The tab's outputs for checked (label, seed), memoised: the served model never changes, the view takes a few
     hundred ms of a 2-core CPU, and most visitors ask for the same few classes."""

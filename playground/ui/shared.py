@@ -1,8 +1,10 @@
 """What every tab of the UI shares: the model and the judge (loaded once per process), the server's caps, the
 look, and the widgets and error handling the tabs have in common."""
 
+import functools
 import os
 import threading
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -101,6 +103,27 @@ def class_count(model):
     return model.config.num_classes if model is not None else DiTConfig.num_classes
 
 
+def memoised(maxsize):
+    """`lru_cache(maxsize)` for a view of the served model (which never changes): the last results are kept.
+    Arguments a client sent that cannot be a key (a list where a number belongs) skip the cache and reach the view,
+    whose validator names the field."""
+
+    def wrap(fn):
+        cached = lru_cache(maxsize=maxsize)(fn)
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            try:
+                hash((args, tuple(kwargs.items())))
+            except TypeError:
+                return fn(*args, **kwargs)
+            return cached(*args, **kwargs)
+
+        return call
+
+    return wrap
+
+
 def user_error(fn, *args, **kwargs):
     """`fn(*args, **kwargs)`, with its ValueError (bad input) shown to the person as a `gr.Error`."""
     try:
@@ -109,16 +132,44 @@ def user_error(fn, *args, **kwargs):
         raise gr.Error(str(e), title="Please check the input") from e
 
 
+# What the tabs open on: `OPENINGS` lists each opener with the values its inputs start with; `opening` keeps each
+# result, and `warm_openings` computes them all once the server answers, so a tab opens on a kept result.
+OPENINGS = []
+
+
+@lru_cache(maxsize=32)
+def opening(fn, values):
+    """`fn(*values)`, kept: the opening views are pure functions of their inputs and of the served model."""
+    return tuple(fn(*values))
+
+
+OPENINGS_READY = "Tab openings ready"  # the line the server prints when they are computed
+
+
+def warm_openings():
+    """Compute every registered opening (each takes its sampler turn like a visitor's request); a refused or failed
+    one is computed on its first visit instead. Prints how long it took."""
+    start, ready = time.perf_counter(), 0
+    for fn, values in OPENINGS:
+        try:
+            opening(fn, values)
+            ready += 1
+        except gr.Error:
+            pass
+    print(f"{OPENINGS_READY}: {ready} of {len(OPENINGS)} computed in {time.perf_counter() - start:.1f} s", flush=True)
+
+
 def on_first_visit(trigger, fn, inputs, outputs, **event_settings):
     """Fill `outputs` with `fn(*inputs)` the first time `trigger` fires in a browser session (`tab.select`, or an
     event's `.then`); later firings keep what is shown. A per-session flag in `gr.State` remembers the visit.
-    Returns the event, so another can follow with `.then`."""
+    At the inputs' starting values the result is the kept `opening`. Returns the event, so another can follow."""
     visited = gr.State(False)
+    OPENINGS.append((fn, tuple(component.value for component in inputs)))
 
     def first_visit(already, *values):
         if already:
             return [gr.skip()] * len(outputs) + [True]
-        return [*fn(*values), True]
+        return [*opening(fn, values), True]
 
     return trigger(first_visit, [visited, *inputs], [*outputs, visited], api_visibility="private", **event_settings)
 
