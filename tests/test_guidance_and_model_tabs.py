@@ -8,7 +8,7 @@ import pytest
 from playground.checkpoint import DEFAULT_DIT
 from playground.grids import EVALUATION_COLUMNS, evaluation_markdown
 from playground.model import DiT
-from playground.ui import cfg_sweep_tab, model_card_tab
+from playground.ui import cfg_sweep_tab, model_card_tab, shared
 from playground.views import cfg_sweep, model_card
 
 
@@ -19,16 +19,16 @@ def blocks(demo, kind):
 def test_the_guidance_tab_opens_on_the_default_sweep(random_dit):
     with gr.Blocks() as demo, gr.Tabs():
         cfg_sweep_tab.build_tab(random_dit, None)
-    images = {b.elem_id: b for b in blocks(demo, gr.Image)}
-    assert images["cfg-grid"].value is not None and images["cfg-trajectory"].value is not None
-    plots = blocks(demo, gr.Plot)
-    assert all(p.value is not None for p in plots) and len(plots) == 2  # the live judge's chart, the trade-off
-    text = "\n".join(b.value for b in blocks(demo, gr.Markdown))
+    opener, values = shared.OPENINGS[-1]  # the tab's first visit shows this kept result
+    assert opener.func is cfg_sweep_tab.cfg_opening and opener.args == (random_dit,) and values == ()
+    assert len(blocks(demo, gr.Plot)) == 2  # the live judge's chart, the trade-off: filled by the opening
+    grid, metrics, trajectory, summary, formula, column, line, tradeoff, tradeoff_text = opener()
+    assert grid is not None and trajectory is not None and column is not None
+    assert metrics is not None and tradeoff is not None and "s = 4" in line
     n = cfg_sweep.DEFAULTS["samples"]
-    assert f"**Class {cfg_sweep.DEFAULTS['label']}**" in text and f"ln {n} = {math.log(n):.2f}" in text
-    with gr.Blocks() as empty, gr.Tabs():
-        cfg_sweep_tab.build_tab(None, "no weights here")
-    assert all(b.value is None for b in blocks(empty, gr.Image))
+    assert f"**Class {cfg_sweep.DEFAULTS['label']}**" in summary and f"ln {n} = {math.log(n):.2f}" in summary
+    empty = cfg_sweep_tab.cfg_opening(None)  # no weights: the tab opens without samples, and says how to get some
+    assert empty[0] is None and empty[5] is None and "Pick a one-click demo" in empty[3]
 
 
 def test_clip_is_the_last_input_of_the_sweep_and_on_by_default():
@@ -75,6 +75,6 @@ def test_the_evaluation_table_spans_the_model_tab():
 
 def test_a_model_with_other_classes_still_builds(random_dit):
     model = DiT(hidden_size=32, depth=1, num_heads=2, num_classes=4).eval()
-    with gr.Blocks() as demo, gr.Tabs():
+    with gr.Blocks(), gr.Tabs():
         cfg_sweep_tab.build_tab(model, None)
-    assert blocks(demo, gr.Image)[0].value is not None
+    assert cfg_sweep_tab.cfg_opening(model)[0] is not None

@@ -2,6 +2,7 @@
 `/cfg_sweep`. The tab opens on the default sweep, computed once when the app is built (about a second), and
 shows the precomputed all-class trade-off (`assets/tradeoff.json`) under the live sweep."""
 
+import functools
 import os
 
 import gradio as gr
@@ -16,6 +17,7 @@ from playground.ui.shared import (
     class_count,
     get_judge,
     get_model,
+    on_first_visit,
     plot,
     require_model,
     user_error,
@@ -123,6 +125,22 @@ def initial_sweep(model):
         return None
 
 
+RUN_NOTE = "\n\nEach run takes a few seconds per scale on CPU; the bar over the images counts the steps."
+
+
+def cfg_opening(model):
+    """What the tab opens on for `model` (None: no weights), computed once (`shared.opening`, warmed when the
+    server starts rather than while it starts): the default sweep's grid, metrics, trajectory, summary and formula,
+    its live column, and the precomputed all-class trade-off and its text."""
+    with SAMPLER.turn():
+        first = initial_sweep(model) or {}
+    column, tradeoff = initial_column(model, first), cfg_tradeoff.tradeoff_view()
+    return (first.get("grid"), first.get("metrics"), first.get("trajectory"),
+            first.get("summary", "Pick a one-click demo or press **Sample**.") + RUN_NOTE,
+            first.get("formula", view.cfg_explainer_markdown()), column["image"], column["line"],
+            tradeoff["figure"], tradeoff["markdown"])
+
+
 def opening_image(elem_id, value):
     """`shared.image`, showing `value` from the start (shared.image takes no value)."""
     return gr.Image(value=value, show_label=False, type="pil", format="png", interactive=False, height=380,
@@ -132,11 +150,8 @@ def opening_image(elem_id, value):
 def build_tab(model, model_error):
     """The sweep's knobs and presets on the left; samples, denoising, judge scores and the formula on the right."""
     choices = [(str(i), i) for i in range(class_count(model))]
-    first = initial_sweep(model) or {}
-    first_column = initial_column(model, first)
-    tradeoff = cfg_tradeoff.tradeoff_view()
-    with gr.Tab("4 · Classifier-free guidance", id="cfg"):
-        formula = gr.Markdown(first.get("formula", view.cfg_explainer_markdown()), latex_delimiters=LATEX)
+    with gr.Tab("4 · Classifier-free guidance", id="cfg") as tab:
+        formula = gr.Markdown(view.cfg_explainer_markdown(), latex_delimiters=LATEX)
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 gr.Markdown("**One-click demos**")
@@ -170,35 +185,33 @@ def build_tab(model, model_error):
                             *SCALE_RANGE, value=live.LIVE_SCALE, step=live.LIVE_STEP, elem_id="cfg-live-scale",
                             label="Drag the scale: one column, re-sampled as you move (same digit, seed, noise)",
                         )
-                        live_line = gr.Markdown(first_column["line"], elem_id="cfg-live-line")
-                    live_image = gr.Image(value=first_column["image"], show_label=False, type="pil", format="png",
+                        live_line = gr.Markdown("Drag the slider to sample one column.", elem_id="cfg-live-line")
+                    live_image = gr.Image(value=None, show_label=False, type="pil", format="png",
                                           interactive=False, height=150, elem_id="cfg-live-column", buttons=[])
                 with gr.Row():
                     with gr.Column():
                         gr.Markdown("**Samples**: columns = guidance scale s; rows share their starting noise")
-                        grid = opening_image("cfg-grid", first.get("grid"))
+                        grid = opening_image("cfg-grid", None)
                     with gr.Column():
                         gr.Markdown("**Denoising** (row 1): the predicted clean image x0 at a few steps")
-                        trajectory = opening_image("cfg-trajectory", first.get("trajectory"))
+                        trajectory = opening_image("cfg-trajectory", None)
                 exports = gr.File(label="For slides: the last sweep's denoising (GIF) and final grid (PNG)",
                                   file_count="multiple", interactive=False, elem_id="cfg-exports", height=140)
-                metrics_plot = plot(value=first.get("metrics"))
-                summary = gr.Markdown(
-                    first.get("summary", "Pick a one-click demo or press **Sample**.")
-                    + "\n\nEach run takes a few seconds per scale on CPU; the bar over the images counts the steps.",
-                    elem_id="cfg-summary",
-                )
+                metrics_plot = plot()
+                summary = gr.Markdown("*Sampling the default sweep…*" + RUN_NOTE, elem_id="cfg-summary")
                 gr.Markdown(
                     "**Beyond one digit and a few samples:** the live sweep above judges one digit from at most "
                     f"{MAX_SAMPLES} samples per scale, too few for a distribution-level score. The same sampler on "
                     "all ten digits, precomputed:"
                 )
-                plot(value=tradeoff["figure"])
-                gr.Markdown(tradeoff["markdown"])
+                tradeoff_plot = plot()
+                tradeoff_text = gr.Markdown()
         with gr.Accordion("Common confusions about guidance", open=False):
             gr.Markdown(CONFUSIONS.replace("{CLIP}", CLIP_NOTE))
         inputs = [label, scales, samples, seed, steps, sampler, clip]  # the order of DEFAULTS and of each preset
         outputs = [grid, metrics_plot, trajectory, summary, formula]
+        opened = [*outputs, live_image, live_line, tradeoff_plot, tradeoff_text]
+        on_first_visit(tab.select, functools.partial(cfg_opening, model), [], opened, **SAMPLING_LANE)
         export = {"fn": export_sweep, "inputs": inputs, "outputs": exports, "api_visibility": "private",
                   "show_progress": "minimal", "concurrency_limit": 1, "concurrency_id": "export"}
         gr.on(

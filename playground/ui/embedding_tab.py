@@ -1,5 +1,6 @@
 """Tab 1, the timestep embedding: widgets from `views.embedding.DEFAULTS` and its caps; `/timestep_embedding`."""
 
+import functools
 from functools import lru_cache
 
 import gradio as gr
@@ -83,8 +84,8 @@ def timestep_embedding_view(dim, max_period, t_start, t_end, n_t, flavour, inspe
 
 
 def build_tab(model, model_error):
-    """The embedding's knobs, its three figures, the inspector and notes; computed once for the first page."""
-    initial = timestep_embedding_view(**DEFAULTS)
+    """The embedding's knobs, its three figures, the inspector and notes. The page opens on the kept result of the
+    defaults (`shared.opening`, computed once the server answers), filled in by the page's load event."""
     with gr.Tab("1 · Timestep embedding", id="embedding"):
         gr.Markdown(HELP)
         with gr.Row():
@@ -104,21 +105,21 @@ def build_tab(model, model_error):
                     elem_classes="caps",
                 )
             with gr.Column(scale=4):
-                heatmap = plot(value=initial[0])
+                heatmap = plot()
         with gr.Row():
             with gr.Column():
-                dims_plot = plot(value=initial[1])
+                dims_plot = plot()
             with gr.Column():
-                sim_plot = plot(value=initial[2])
+                sim_plot = plot()
         with gr.Row():
             with gr.Column(scale=3):
                 inspect_t = gr.Textbox(
                     value=DEFAULTS["inspect_t"],
                     label=f"t for the inspector: one value per image in the batch (up to {MAX_INSPECT_T}), press Enter",
                 )
-                inspector = gr.Markdown(initial[3])
+                inspector = gr.Markdown("*Computing…*")
             with gr.Column(scale=2):
-                notes = gr.Markdown(initial[4])
+                notes = gr.Markdown()
         with gr.Group():
             gr.Markdown(FLAVOUR_INTRO)
             with gr.Row(equal_height=True):
@@ -173,3 +174,7 @@ def build_tab(model, model_error):
             preprocess=False,
             show_progress="minimal",
         )
+        on_page_load = functools.partial(gr.on, None)
+        shared.on_first_visit(on_page_load, timestep_embedding_view, [dim, max_period, t_start, t_end, n_t, flavour,
+                                                                     inspect_t],
+                              [heatmap, dims_plot, sim_plot, inspector, notes])
