@@ -111,7 +111,7 @@ def in_process(rounds):
 
 
 def in_browser(moves, streamed=True):
-    from live_app import running_app
+    from live_app import running_app, wait_for_openings
     from playwright.sync_api import sync_playwright
 
     log = Path(tempfile.mkdtemp()) / "app.log"
@@ -120,6 +120,7 @@ def in_browser(moves, streamed=True):
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(url, wait_until="domcontentloaded")
         page.get_by_role("tab").first.wait_for(timeout=TIMEOUT_MS)
+        wait_for_openings(log)  # the warm-up samples too: measure after it, as a visitor who came later
         tab = page.get_by_role("tab", name=re.compile("Classifier-free"))
         if tab.count():
             tab.click()

@@ -12,10 +12,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from live_app import REPO, running_app  # noqa: E402
+from live_app import REPO, running_app, wait_for_openings  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
-
-from playground.ui.shared import OPENINGS_READY  # noqa: E402
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
@@ -50,10 +48,7 @@ def main():
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(url, wait_until="domcontentloaded")
         page.get_by_role("tab").first.wait_for(timeout=180_000)
-        log = out / "app.log"
-        while OPENINGS_READY not in log.read_text():  # visit the tabs as a visitor after the warm-up would
-            time.sleep(0.2)
-        print(next(line for line in log.read_text().splitlines() if OPENINGS_READY in line), flush=True)
+        print(wait_for_openings(out / "app.log"), flush=True)  # visit the tabs as a visitor after the warm-up would
         for name, file_name, ready in TABS:
             t0 = time.perf_counter()
             open_tab(page, name)

@@ -60,3 +60,17 @@ def running_app(log_path, env=None):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=20)
+
+
+def wait_for_openings(log_path, timeout=300):
+    """Wait until the app at `log_path` has computed its tab openings (the line it prints); return that line. A
+    measurement taken before would time the warm-up's sampling as well."""
+    from playground.ui.shared import OPENINGS_READY
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in Path(log_path).read_text().splitlines():
+            if OPENINGS_READY in line:
+                return line
+        time.sleep(0.2)
+    raise RuntimeError(f"the app did not print {OPENINGS_READY!r} within {timeout} s")

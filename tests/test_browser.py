@@ -145,7 +145,7 @@ def test_the_guidance_tab_opens_on_a_result(page):
 def test_cfg_tab_runs_a_sweep(page):
     open_tab(page, "Classifier-free guidance")
     page.get_by_role("button", name="Sample", exact=True).wait_for(timeout=TIMEOUT_MS)
-    assert page.get_by_text("w = s − 1").count() >= 1
+    page.get_by_text("w = s − 1").first.wait_for(timeout=TIMEOUT_MS)  # the formula, re-drawn when the opening lands
     shot(page, "03_cfg_before")
     page.get_by_role("button", name="Classic trade-off").click()
     page.locator("#cfg-grid img").wait_for(timeout=TIMEOUT_MS)

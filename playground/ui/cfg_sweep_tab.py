@@ -4,6 +4,9 @@ shows the precomputed all-class trade-off (`assets/tradeoff.json`) under the liv
 
 import functools
 import os
+import tempfile
+import uuid
+from pathlib import Path
 
 import gradio as gr
 
@@ -74,14 +77,22 @@ def cfg_sweep(label, scales, samples, seed, steps, sampler, clip=True, progress=
     model = require_model()
     user_error(Guidance(clip=args[-1]).check, model, args[1])  # e.g. a model without a null class asked to guide
     judge, judge_note = get_judge()
-    with SAMPLER.turn():
+    with SAMPLER.turn(), tempfile.TemporaryDirectory(prefix="playground-frames-") as frames:
         for kind, out in live.stream_sweep(model, args, judge=judge, judge_note=judge_note, progress=progress):
             if kind == "step":
                 if os.environ.get(STREAM_ENV) != "0":
-                    yield out, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    yield fast_png(out, frames), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             else:
                 live.keep_frames(args, out)
                 yield out["grid"], out["metrics"], out["trajectory"], out["summary"], out["formula"]
+
+
+def fast_png(image, directory):
+    """`image` saved as a PNG file in `directory` at zlib level 1; its path, for gradio to serve. A frame of noisy
+    pixels takes 16 ms at gradio's default level and 4 ms at level 1, for the same size: 8 frames a sweep."""
+    path = Path(directory) / f"{uuid.uuid4().hex}.png"
+    image.save(path, format="png", compress_level=1)
+    return str(path)
 
 
 def export_sweep(label, scales, samples, seed, steps, sampler, clip=True):
