@@ -5,6 +5,7 @@ one validation per figure instead of one per `update_*` call. `grid` lays out pa
 dict form. Nothing here imports gradio.
 """
 
+import functools
 import textwrap
 
 import numpy as np
@@ -13,18 +14,21 @@ import plotly.graph_objects as go
 FONT = {"size": 15, "family": "Helvetica, Arial, sans-serif"}
 TITLE_SIZE = 19
 COLOURS = {"raw": "#636efa", "trained": "#ef553b", "fresh": "#00a080"}  # the three embeddings of the MLP view
-# A small template: plotly's own ones are deep-copied into every figure, which costs ~15 ms each. A plain dict,
-# validated with each figure: building a plotly object here would load plotly's validators on import (0.2 s).
+# A small template: plotly's own ones are deep-copied into every figure, which costs ~15 ms each.
 _AXIS = {"gridcolor": "#e5e5e5", "zerolinecolor": "#c8c8c8", "linecolor": "#888", "automargin": True}
-TEMPLATE = {
-    "layout": {
+
+
+@functools.cache
+def template():
+    """The template, validated once, on the first figure: built on import, it would load plotly's validators
+    (0.2 s) into every program that imports this module, the app's start included."""
+    return go.layout.Template(layout={
         "paper_bgcolor": "white",
         "plot_bgcolor": "white",
         "xaxis": _AXIS,
         "yaxis": _AXIS,
         "colorway": list(COLOURS.values()) + ["#ab63fa", "#ffa15a", "#19d3f3"],
-    }
-}
+    })
 
 
 def figure_title(text, subtitle=None):
@@ -39,7 +43,7 @@ def figure_title(text, subtitle=None):
 def layout(text, subtitle=None, height=440, margin=None, **extra):
     """The shared look for a shared screen: large fonts, a title that states the point, white background."""
     return {
-        "template": TEMPLATE,
+        "template": template(),
         "font": FONT,
         "title": figure_title(text, subtitle),
         "height": height,

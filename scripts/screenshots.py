@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
 from live_app import REPO, running_app, wait_for_openings  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
