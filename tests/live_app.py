@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 180
@@ -74,3 +75,12 @@ def wait_for_openings(log_path, timeout=300):
                 return line
         time.sleep(0.2)
     raise RuntimeError(f"the app did not print {OPENINGS_READY!r} within {timeout} s")
+
+
+def server_process(url):
+    """The app.py process serving `url` (a psutil.Process): a child of this process with its port on the command
+    line."""
+    import psutil
+
+    port = str(urlparse(url).port)
+    return next(p for p in psutil.Process().children() if port in p.cmdline())

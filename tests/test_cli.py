@@ -166,10 +166,15 @@ def test_bench_device_rows_need_neither_gradio_nor_the_training_data(tmp_path):
     assert set(cpu["forward_ms_per_image"]) == {"4", "40"} and min(cpu["forward_ms_per_image"].values()) > 0
     assert cpu["sweep_gflop"] == pytest.approx(288 * flops_per_image(load_pretrained()) / 1e9)
     assert cpu["train_images_per_s"] > 0 and cpu["child_sweep_glibc_malloc_defaults_s"] > 0  # measured, not judged
-    for key in ("cold_start_s", "judge", "timestep embedding view"):
+    assert cpu["plain_utilisation_pct"] == pytest.approx(
+        100 * cpu["sweep_gflop"] / cpu["plain_kernels_sweep_s"] / cpu["matmul_peak_gflops"]["float32"])
+    diffs = cpu["max_abs_diff_per_scale"]  # per scale of the default sweep: the kernels differ in rounding only
+    assert set(diffs) == {"fused_vs_plain", "fused_vs_float64", "plain_vs_float64"}
+    assert all(len(per_scale) == 6 and 0 <= max(per_scale) < 1e-3 for per_scale in diffs.values())
+    for key in ("cold_start_s", "judge", "timestep embedding view", "live", "load"):
         assert key not in report
     table = table_rows(stdout)
-    assert table[0] == ["| measure", "device", "value", "note |"] and len(table) == 8
+    assert table[0] == ["| measure", "device", "value", "note |"] and len(table) == 9
     assert {row[1] for row in table[1:]} == {"cpu"} and "| default CFG sweep" in stdout
 
 

@@ -11,16 +11,14 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlparse
 
 import gradio as gr
-import psutil
 import pytest
 import torch
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError
-from live_app import REPO, running_app
+from live_app import REPO, running_app, server_process
 
 from playground import bench, evaluate, judge, sample, train, ui
 from playground.checkpoint import DEFAULT_DIT, card_path
@@ -78,12 +76,6 @@ def app_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(app_url, tmp_path_factory):
     return Client(app_url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
-
-
-def server_process(url):
-    """The app.py process serving `url`: a child of this test process with its port on the command line."""
-    port = str(urlparse(url).port)
-    return next(p for p in psutil.Process().children() if port in p.cmdline())
 
 
 def raw_call(url, api, body):
