@@ -24,6 +24,7 @@ from playground.ui.shared import (
     plot,
     require_model,
     user_error,
+    wire_demos,
 )
 from playground.views import cfg_sweep as view
 from playground.views import cfg_tradeoff, live
@@ -245,16 +246,5 @@ def build_tab(model, model_error):
             concurrency_limit=None,  # waits in LIVE's turns, not in the sweeps'
             concurrency_id="live",
         )
-        for name, button in preset_buttons.items():
-            button.click(
-                lambda preset=PRESETS[name]: tuple(preset.values()),
-                outputs=inputs,
-                api_visibility="private",
-                queue=False,
-            ).then(
-                cfg_sweep,
-                inputs,
-                outputs,
-                api_visibility="private",
-                **SAMPLING_LANE,
-            ).success(**export)
+        for run_demo in wire_demos(preset_buttons, PRESETS, cfg_sweep, inputs, outputs, **SAMPLING_LANE):
+            run_demo.success(**export)

@@ -1,7 +1,6 @@
 """Tab 1, the timestep embedding: widgets from `views.embedding.DEFAULTS` and its caps; `/timestep_embedding`."""
 
 import functools
-from functools import lru_cache
 
 import gradio as gr
 
@@ -50,7 +49,7 @@ def flavour_check(per_digit, seed):
     return view["grid"], view["summary"]
 
 
-@lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def _default_flavour_result():
     return flavour_check(**flavours.DEFAULTS)  # a refusal (busy) raises, and lru_cache keeps only results
 

@@ -18,6 +18,7 @@ from playground.ui.shared import (
     plot,
     require_model,
     user_error,
+    wire_demos,
 )
 from playground.views import guidance_lab as view
 from playground.views.guidance_lab import LAB_DEFAULTS, LAB_PRESETS, MAX_LAB_SAMPLES, SCALE_RANGE, STEP_DEFAULTS
@@ -112,10 +113,7 @@ def build_tab(model, model_error):
         outputs = [grid, table, interval, tradeoff, frechet, verdict]
         settings = SAMPLING_LANE
         run.click(guidance_lab, inputs, outputs, api_name="guidance_lab", preprocess=False, **settings)
-        for name, button in preset_buttons.items():
-            button.click(lambda preset=LAB_PRESETS[name]: tuple(preset.values()), outputs=inputs,
-                         api_visibility="private", queue=False).then(
-                guidance_lab, inputs, outputs, api_visibility="private", **settings)
+        wire_demos(preset_buttons, LAB_PRESETS, guidance_lab, inputs, outputs, **settings)
         def both_sections(*values):
             n = len(step_inputs)
             return (*guided_step(*values[:n]), *guidance_lab(*values[n:], progress=None))

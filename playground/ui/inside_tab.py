@@ -17,6 +17,7 @@ from playground.ui.shared import (
     plot,
     require_model,
     user_error,
+    wire_demos,
 )
 from playground.views import counterfactual as cf
 from playground.views import inside
@@ -93,10 +94,7 @@ def forward_pass_section(config, digits):
     outputs = [summary, attention, attention_t, distance, writes, write_maps, patchify, final, shape_walk]
     gr.on(triggers=[run.click, step.change, block.release, head.release, row.release, col.release, seed.submit],
           fn=inside_dit, inputs=inputs, outputs=outputs, api_name="inside_dit", preprocess=False, **SAMPLING_LANE)
-    for name, button in demos.items():
-        button.click(lambda preset=inside.PRESETS[name]: tuple(preset.values()), outputs=inputs,
-                     api_visibility="private", queue=False).then(inside_dit, inputs, outputs,
-                                                                 api_visibility="private", **SAMPLING_LANE)
+    wire_demos(demos, inside.PRESETS, inside_dit, inputs, outputs, **SAMPLING_LANE)
     return inputs, outputs
 
 
@@ -129,13 +127,9 @@ def counterfactual_section(config, digits):
             figure = plot()
     inputs = [experiment, label, other, seed, samples, scale, t_mode, t_value, cut_kind, cut_blocks]  # DEFAULTS' order
     outputs = [picture, figure, summary]
-    run_kwargs = SAMPLING_LANE
     gr.on(triggers=[run.click, cut_blocks.submit], fn=counterfactual, inputs=inputs, outputs=outputs,
-          api_name="counterfactual", preprocess=False, **run_kwargs)
-    for name, button in demos.items():
-        button.click(lambda preset=cf.PRESETS[name]: tuple(preset.values()), outputs=inputs,
-                     api_visibility="private", queue=False).then(counterfactual, inputs, outputs,
-                                                                 api_visibility="private", **run_kwargs)
+          api_name="counterfactual", preprocess=False, **SAMPLING_LANE)
+    wire_demos(demos, cf.PRESETS, counterfactual, inputs, outputs, **SAMPLING_LANE)
     return inputs, outputs
 
 

@@ -174,6 +174,15 @@ def on_first_visit(trigger, fn, inputs, outputs, **event_settings):
     return trigger(first_visit, [visited, *inputs], [*outputs, visited], api_visibility="private", **event_settings)
 
 
+def wire_demos(buttons, presets, fn, inputs, outputs, **event_settings):
+    """One-click demos: each of `buttons` (`{name: gr.Button}`) fills `inputs` with `presets[name]`'s values (in
+    the inputs' order), then runs `fn` on them. Returns the runs' events, so more can follow (`.success`)."""
+    return [button.click(lambda preset=presets[name]: tuple(preset.values()), outputs=inputs,
+                         api_visibility="private", queue=False)
+            .then(fn, inputs, outputs, api_visibility="private", **event_settings)
+            for name, button in buttons.items()]
+
+
 def plot(**kwargs):
     return gr.Plot(show_label=False, **kwargs)
 
