@@ -13,7 +13,6 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
@@ -33,9 +32,8 @@ def main():
     import torch  # noqa: F401
 
     phase("process settings, import gradio and torch (the floor)")
-    from live_app import free_port
-
     from playground import ui
+    from playground.bench import free_port
     from playground.ui import shared
 
     phase("import playground.ui (views, plots)")

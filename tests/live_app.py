@@ -1,66 +1,22 @@
 """Run the real app (`python app.py --port N`) in a subprocess for the client and browser tests."""
 
 import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
+
+from playground.bench import launched_app
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 180
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running_app(log_path, env=None):
-    """Start app.py on a free local port (extra `env` variables set); yield its URL; stop it (only this process)."""
-    port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
-    env.pop("GRADIO_SERVER_NAME", None)
-    env.pop("GRADIO_SERVER_PORT", None)
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT_S
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"app.py exited with {proc.returncode}:\n{Path(log_path).read_text()}")
-                try:
-                    with urllib.request.urlopen(url, timeout=5) as response:
-                        if response.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"app.py did not answer within {STARTUP_TIMEOUT_S} s:\n{Path(log_path).read_text()}"
-                    )
-                time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=20)
+    """Start app.py on a free local port (extra `env` variables set, output in `log_path`); yield its URL; stop it
+    (only this process). The launcher is the bench's, which times cold starts the same way."""
+    with launched_app(timeout=STARTUP_TIMEOUT_S, log_path=log_path, **(env or {})) as (url, _, _):
+        yield url
 
 
 def wait_for_openings(log_path, timeout=300):
