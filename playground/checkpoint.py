@@ -13,8 +13,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_DIT = ASSETS / "dit_mnist.safetensors"
+from playground.assets import DEFAULT_DIT
+
 RESTORE_HINT = "restore it with `git checkout -- assets/` (or retrain: see its model card / the README)"
 
 

@@ -1,6 +1,6 @@
 """Pictures and tables the command-line tools share with the app: labelled PIL grids and markdown tables.
 
-No plotly and no gradio: `python -m playground.sample` and `evaluate` import this module.
+No plotly and no gradio: `python -m playground.cli.sample` and `evaluate` import this module.
 """
 
 import math

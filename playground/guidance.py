@@ -25,6 +25,10 @@ import torch
 from playground.diffusion import NUM_TIMESTEPS
 
 RESCALE_SPACES = ("x0", "eps")
+# EDM2-XXL's guidance interval sigma in (0.28, 5.42] (Kynkaanniemi et al. 2024, Table 1), on this schedule's
+# sigma_t = sqrt((1 - abar_t) / abar_t): the integer timesteps 82..578.
+INTERVAL = (82, 578)
+RESCALE_PHI = 0.7  # CFG rescale's phi, Lin et al.'s value
 
 
 class GuidanceError(ValueError):

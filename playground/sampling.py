@@ -1,7 +1,7 @@
 """The batched sampling loop: every guidance scale of a sweep advances together, one forward per step.
 
-The per-step maths lives elsewhere: the sampler steps in `playground.diffusion`, the guidance
-combines in `playground.guidance`. This loop only decides which predictions each step needs,
+The per-step maths lives elsewhere: the samplers and x0 <-> eps in `playground.diffusion`, the
+guidance combines in `playground.guidance`. This loop only decides which predictions each step needs,
 batches them into one forward, and calls the two.
 """
 
@@ -9,11 +9,10 @@ import torch
 
 from playground.diffusion import (
     DEFAULT_SAMPLER,
-    SAMPLERS,
     alpha_sigma,
-    ddim_step,
-    ddpm_step,
-    dpm_solver_2m_step,
+    implied_eps,
+    make_sampler,
+    predicted_x0,
     row_noise,
     sampling_timesteps,
 )
@@ -29,45 +28,25 @@ from playground.guidance import (
 PRECISIONS = ("fp32", "bf16")
 
 
-def make_stepper(sampler, timesteps, step_noise):
-    """`advance(i, x, x0, eps)`: x at timesteps[i] -> x at timesteps[i + 1] (clean data after the last)."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {list(SAMPLERS)}")
-    t_at = lambda i: timesteps[i] if 0 <= i < len(timesteps) else -1  # noqa: E731
-    history = {"x0": None}  # DPM-Solver++(2M) reuses the previous step's x0
-
-    def advance(i, x, x0, eps):
-        if sampler == "ddim":
-            return ddim_step(x0, eps, t_at(i + 1))
-        if sampler == "ddpm":
-            return ddpm_step(x, x0, t_at(i), t_at(i + 1), step_noise[i])
-        x_next = dpm_solver_2m_step(x, x0, history["x0"], t_at(i), t_at(i + 1), t_at(i - 1))
-        history["x0"] = x0
-        return x_next
-
-    return advance
-
-
 def denoised(x, eps, eps_cond, t, guidance):
     """x0 implied by the guided eps, rescaled and clipped per `guidance`, and the eps consistent with it."""
-    alpha, sigma = alpha_sigma(t)
     if guidance.rescale and guidance.rescale_space == "eps":
         eps = rescale_guided(eps, eps_cond, guidance.rescale)
-    x0 = (x - sigma * eps) / alpha
+    x0 = predicted_x0(x, eps, t)
     if guidance.rescale and guidance.rescale_space == "x0":
-        x0 = rescale_guided(x0, (x - sigma * eps_cond) / alpha, guidance.rescale)
+        x0 = rescale_guided(x0, predicted_x0(x, eps_cond, t), guidance.rescale)
     if guidance.clip:
         # Clip x0 to the data range, then make eps consistent with the clipped x0 (as the reference DDIM
         # does): stepping with the raw guided eps turns strong guidance into saturated blobs.
         x0 = x0.clamp(-1, 1)
     if guidance.clip or (guidance.rescale and guidance.rescale_space == "x0"):
-        eps = (x - alpha * x0) / sigma
+        eps = implied_eps(x, x0, t)
     return x0, eps
 
 
 @torch.no_grad()
-def sample_cfg_sweep(model, labels, scales, *, steps, seed, sampler=DEFAULT_SAMPLER, precision="fp32",
-                     guidance=None, callback=None, on_step=None):
+def sample_guided(model, labels, scales, *, steps, seed, sampler=DEFAULT_SAMPLER, precision="fp32",
+                  guidance=None, callback=None, on_step=None):
     """Guided samples for every (scale, label) pair: `[len(scales), len(labels), C, H, W]` in [-1, 1].
 
     One model forward per step serves every scale and row: the conditional inputs (label y) and
@@ -76,7 +55,8 @@ def sample_cfg_sweep(model, labels, scales, *, steps, seed, sampler=DEFAULT_SAMP
     scale, so the first step computes each row once per half, whatever the scales (the bytes of a
     scale's column never depend on the other scales). `guidance` (default: constant CFG, clipped)
     is checked against the model first. `callback(step, steps, x0 [S, N, C, H, W])` after each step;
-    `on_step(dict)` also gets t, x_t, eps_c, eps_o and the guided eps (for the views that open a step).
+    `on_step(dict)` also gets i, t, x_t, eps_cond, eps_other, x0_guided (the x0 of the guided eps, before any
+    rescale or clip) and the eps and x0 the sampler steps with (for the views that open a step).
     Runs on the model's device; the noise is drawn on the CPU (the same on every device) and the
     samples come back on the CPU.
     """
@@ -92,7 +72,7 @@ def sample_cfg_sweep(model, labels, scales, *, steps, seed, sampler=DEFAULT_SAMP
     device = next(model.parameters()).device
     x = torch.stack([start for start, _ in noises]).repeat(n_scales, 1, 1, 1).to(device)  # scale-major
     step_noise = torch.stack([per_step for _, per_step in noises], 1).repeat(1, n_scales, 1, 1, 1).to(device)
-    advance = make_stepper(sampler, timesteps, step_noise)
+    stepper = make_sampler(sampler, timesteps, step_noise)
 
     y = torch.as_tensor(labels, dtype=torch.long).repeat(n_scales).to(device)
     s = torch.as_tensor(scales, dtype=torch.float32).repeat_interleave(n_rows).to(device).view(-1, 1, 1, 1)
@@ -134,12 +114,14 @@ def sample_cfg_sweep(model, labels, scales, *, steps, seed, sampler=DEFAULT_SAMP
         if guidance.uses_classifier and guided:
             grad = log_prob_gradient(guidance.classifier, x, t, y)
             eps = classifier_guidance(eps, grad, guidance.classifier_scale, alpha_sigma(t)[1])
+        if on_step is not None:  # the x0 the guidance alone implies, before `denoised` rescales and clips it
+            x0_guided = predicted_x0(x, eps, t)
         x0, eps = denoised(x, eps, eps_cond, t, guidance)
         if on_step is not None:
             view = lambda v: v.view(n_scales, n_rows, *shape)  # noqa: E731
             on_step({"i": i, "t": t, "x_t": view(x), "eps_cond": view(eps_cond), "eps_other": view(eps_other),
-                     "eps": view(eps), "x0": view(x0)})
-        x = advance(i, x, x0, eps)
+                     "eps": view(eps), "x0_guided": view(x0_guided), "x0": view(x0)})
+        x = stepper.step(i, x, x0, eps)
         if callback is not None:
             callback(i + 1, steps, x0.view(n_scales, n_rows, *shape))
     return x.clamp(-1, 1).view(n_scales, n_rows, *shape).cpu()

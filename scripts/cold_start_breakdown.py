@@ -33,7 +33,7 @@ def main():
 
     phase("process settings, import gradio and torch (the floor)")
     from playground import ui
-    from playground.bench import free_port
+    from playground.bench.launch import free_port
     from playground.ui import shared
 
     phase("import playground.ui (views, plots)")

@@ -15,15 +15,15 @@ import torch  # noqa: E402
 from playground.checkpoint import load_pretrained  # noqa: E402
 from playground.guidance import Guidance  # noqa: E402
 from playground.noisy_classifier import load_classifier  # noqa: E402
-from playground.sampling import sample_cfg_sweep  # noqa: E402
+from playground.sampling import sample_guided  # noqa: E402
 
 torch.set_num_threads(2)
 model, clf = load_pretrained(), load_classifier()
 labels = list(range(10)) * 3  # 30 samples, one scale
-runs = {"CFG s=4": lambda: sample_cfg_sweep(model, labels, [4.0], steps=8, seed=0),
-        "classifier g=8 (s=0)": lambda: sample_cfg_sweep(model, labels, [0.0], steps=8, seed=0,
+runs = {"CFG s=4": lambda: sample_guided(model, labels, [4.0], steps=8, seed=0),
+        "classifier g=8 (s=0)": lambda: sample_guided(model, labels, [0.0], steps=8, seed=0,
                                                          guidance=Guidance(classifier=clf, classifier_scale=8.0)),
-        "plain conditional s=1": lambda: sample_cfg_sweep(model, labels, [1.0], steps=8, seed=0)}
+        "plain conditional s=1": lambda: sample_guided(model, labels, [1.0], steps=8, seed=0)}
 times = {k: [] for k in runs}
 for _ in range(7):
     for k, fn in runs.items():

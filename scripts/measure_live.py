@@ -3,7 +3,7 @@
     .venv/bin/python scripts/measure_live.py [--moves 20] [--rounds 7]
 
 In-process first (nothing else of ours running): the live column's pure function (one scale, the default sampler
-and steps, 4 samples) against the default sweep (`sample_cfg_sweep` with `playground.diffusion.DEFAULT_*`), and
+and steps, 4 samples) against the default sweep (`sample_guided` with `playground.diffusion.DEFAULT_*`), and
 the unstreamed `sweep_view` against the streamed `live.stream_sweep`, medians of the same run. Then the real app
 (`python app.py`) in headless Chromium at 1280x720: the live slider moved `--moves` times (slider moved -> image
 changed, timed in the page), one fast drag (the newest value must win), and the Sample button's streamed sweep
@@ -82,8 +82,9 @@ def in_process(rounds):
     from playground.guidance import Guidance
     from playground.judge import load_judge
     from playground.process import apply_process_settings
-    from playground.sampling import sample_cfg_sweep
-    from playground.views import cfg_sweep, live
+    from playground.sampling import sample_guided
+    from playground.views.guidance import cfg as cfg_sweep
+    from playground.views.guidance import live
 
     apply_process_settings()
     model, judge = load_pretrained(), load_judge()
@@ -93,7 +94,7 @@ def in_process(rounds):
             lambda: live.sample_column(model, DEFAULT_LABEL, live.LIVE_SCALE, DEFAULT_SAMPLES, 0),
         "live column + judge + picture":
             lambda: live.live_column(model, DEFAULT_LABEL, live.LIVE_SCALE, DEFAULT_SAMPLES, 0, judge),
-        "default sweep, sample_cfg_sweep": lambda: sample_cfg_sweep(
+        "default sweep, sample_guided": lambda: sample_guided(
             model, [DEFAULT_LABEL] * DEFAULT_SAMPLES, list(DEFAULT_SCALES), steps=DEFAULT_STEPS, seed=0,
             sampler=DEFAULT_SAMPLER, guidance=Guidance(clip=True)),
         "sweep view, unstreamed": lambda: cfg_sweep.sweep_view(model, *args, judge=judge),
@@ -163,7 +164,7 @@ def main():
     browser = in_browser(args.moves)
     plain = in_browser(3, streamed=False)["sweeps"]  # the same app with the sweep's frames switched off
     unstreamed_ms = statistics.median(s["done"] for s in plain if s["done"])
-    sweep = rows["default sweep, sample_cfg_sweep"]
+    sweep = rows["default sweep, sample_guided"]
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} CPUs); "
           f"after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"\n| measured ({args.rounds} rounds, {args.moves} moves) | ms | note |\n|---|---:|---|")

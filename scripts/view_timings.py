@@ -13,12 +13,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
+from playground.assets import AUTOGUIDE_WEAK, COMPANIONS  # noqa: E402
 from playground.checkpoint import load_pretrained  # noqa: E402
 from playground.judge import load_judge  # noqa: E402
 from playground.noisy_classifier import load_classifier  # noqa: E402
-from playground.tradeoff import AUTOGUIDE_WEAK, COMPANIONS  # noqa: E402
-from playground.views import classifier_guidance, guidance_lab, label_dropout  # noqa: E402
-from playground.views.tradeoff_curves import load_tradeoff  # noqa: E402
+from playground.views import label_dropout  # noqa: E402
+from playground.views.guidance import classifier as classifier_guidance
+from playground.views.guidance import variants as guidance_lab
+from playground.views.guidance.curves import load_tradeoff  # noqa: E402
 
 
 def main():

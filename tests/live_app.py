@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from playground.bench import launched_app
+from playground.bench.launch import launched_app
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 180

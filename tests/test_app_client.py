@@ -10,8 +10,9 @@ from live_app import running_app
 from PIL import Image
 
 from playground.checkpoint import load_pretrained
-from playground.views import embedding, mlp
-from playground.views.cfg_sweep import MAX_SAMPLES, MAX_STEPS, validate_sweep
+from playground.views.guidance.cfg import MAX_SAMPLES, MAX_STEPS, validate_sweep
+from playground.views.time import mlp
+from playground.views.time import waves as embedding
 
 pytestmark = pytest.mark.slow
 PAYLOAD_LIMIT = 1_500_000
@@ -223,7 +224,7 @@ def test_classifier_guidance_endpoint(client):
 
 
 def test_inside_dit_endpoint(client, shipped_model):
-    from playground.views import inside
+    from playground.views.inside import forward as inside
 
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert [p["parameter_name"] for p in api["/inside_dit"]["parameters"]] == list(inside.DEFAULTS)
@@ -238,7 +239,7 @@ def test_inside_dit_endpoint(client, shipped_model):
 
 
 def test_counterfactual_endpoint(client):
-    from playground.views import counterfactual as cf
+    from playground.views.inside import decided as cf
 
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert [p["parameter_name"] for p in api["/counterfactual"]["parameters"]] == [

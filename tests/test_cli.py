@@ -9,8 +9,9 @@ import pytest
 import torch
 from PIL import Image, ImageSequence
 
-from playground import bench, sample
+from playground.bench.bench import bench
 from playground.checkpoint import load_pretrained
+from playground.cli import sample
 from playground.grids import sweep_grid
 
 REPO = sample.__file__.rsplit("/playground/", 1)[0]
@@ -22,7 +23,7 @@ def run(module, *args):
 
 
 def test_the_command_lines_import_neither_plotly_nor_gradio():
-    check = ("import sys, playground.sample, playground.evaluate; "
+    check = ("import sys, playground.cli.sample, playground.cli.evaluate; "
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'plotly', 'gradio'}))")
     out = subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -30,7 +31,7 @@ def test_the_command_lines_import_neither_plotly_nor_gradio():
 
 def test_sample_cli_writes_grid_and_npy(tmp_path):
     png, npy = tmp_path / "grid.png", tmp_path / "samples.npy"
-    result = run("playground.sample", "--labels", "3", "7", "--n", "2", "--scales", "0", "4", "7",
+    result = run("playground.cli.sample", "--labels", "3", "7", "--n", "2", "--scales", "0", "4", "7",
                  "--steps", "2", "--out", str(png), "--npy", str(npy))
     assert result.returncode == 0, result.stderr
     samples = np.load(npy)
@@ -41,7 +42,7 @@ def test_sample_cli_writes_grid_and_npy(tmp_path):
 
 def test_sample_cli_writes_a_denoising_gif_ending_on_the_png(tmp_path):
     png, gif = tmp_path / "grid.png", tmp_path / "steps.gif"
-    result = run("playground.sample", "--labels", "3", "--n", "2", "--scales", "0", "4", "--steps", "3",
+    result = run("playground.cli.sample", "--labels", "3", "--n", "2", "--scales", "0", "4", "--steps", "3",
                  "--out", str(png), "--gif", str(gif))
     assert result.returncode == 0, result.stderr
     with Image.open(gif) as animation:
@@ -88,17 +89,17 @@ def test_sample_rejects_bad_args(args, message, capsys):
 
 
 def test_cli_bad_args_exit_nonzero_with_message(tmp_path):
-    result = run("playground.sample", "--labels", "10", "--out", str(tmp_path / "x.png"))
+    result = run("playground.cli.sample", "--labels", "10", "--out", str(tmp_path / "x.png"))
     assert result.returncode != 0 and "--labels must be digits 0..9" in result.stderr
     missing = tmp_path / "nothing.safetensors"
-    result = run("playground.sample", "--weights", str(missing), "--out", str(tmp_path / "x.png"))
+    result = run("playground.cli.sample", "--weights", str(missing), "--out", str(tmp_path / "x.png"))
     assert result.returncode != 0 and str(missing) in result.stderr
     assert not (tmp_path / "x.png").exists()
 
 
 def test_evaluate_cli_small_run(tmp_path):
     out = tmp_path / "eval.json"
-    result = run("playground.evaluate", "--per-class", "2", "--steps", "3", "--scales", "0", "4", "--json", str(out))
+    result = run("playground.cli.evaluate", "--per-class", "2", "--steps", "3", "--scales", "0", "4", "--json", str(out))
     assert result.returncode == 0, result.stderr
     assert "s = 0:" in result.stderr and "s = 4:" in result.stderr  # a progress line per scale
     table = [line for line in result.stdout.splitlines() if line.startswith("|")]
@@ -116,7 +117,7 @@ def test_evaluate_cli_small_run(tmp_path):
 def run_bench(tmp_path, *args, prelude="pass"):
     """(report, stdout) of `python -m playground.bench ... --json`, after `prelude` in the same interpreter."""
     out = tmp_path / "bench.json"
-    code = f"{prelude}; from playground.bench import main; main({[*args, '--json', str(out)]!r})"
+    code = f"{prelude}; from playground.bench.bench import main; main({[*args, '--json', str(out)]!r})"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600,
                             check=False)
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,7 @@ import pytest
 from playground.checkpoint import load_pretrained
 from playground.data import to_uint8
 from playground.diffusion import SAMPLERS
-from playground.sampling import sample_cfg_sweep
+from playground.sampling import sample_guided
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def model():
 
 
 def sweep_bytes(model, labels, scales, sampler="dpm++2m", steps=6, seed=5):
-    return to_uint8(sample_cfg_sweep(model, labels, scales, steps=steps, seed=seed, sampler=sampler)).numpy()
+    return to_uint8(sample_guided(model, labels, scales, steps=steps, seed=seed, sampler=sampler)).numpy()
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS)
@@ -46,7 +46,7 @@ def test_identical_bytes_across_processes(tmp_path, model):
     outputs = []
     for i in range(2):
         npy = tmp_path / f"run{i}.npy"
-        cmd = [sys.executable, "-m", "playground.sample", "--labels", "2", "7", "--n", "2", "--scales", "0", "4",
+        cmd = [sys.executable, "-m", "playground.cli.sample", "--labels", "2", "7", "--n", "2", "--scales", "0", "4",
                "--steps", "6", "--seed", "5", "--out", str(tmp_path / f"grid{i}.png"), "--npy", str(npy)]
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr

@@ -5,16 +5,20 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from playground.baseline import naive_sweep
 from playground.diffusion import (
     ALPHAS_CUMPROD,
+    DDIM,
+    DDPM,
     SAMPLERS,
+    DPMSolver2M,
+    implied_eps,
+    make_sampler,
+    predicted_x0,
     q_sample,
     row_noise,
     sampling_timesteps,
 )
 from playground.guidance import classifier_free_guidance
-from playground.sampling import sample_cfg_sweep
 
 
 def test_schedule_matches_diffusers_linear_betas():
@@ -55,87 +59,82 @@ def test_row_noise_depends_only_on_seed_row_steps():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-def ddim_by_hand(model, x, label, scale, steps):
-    """Independent float64 DDIM (eta = 0) with x0 clipping and epsilon re-derived from the clipped x0."""
-    abar = ALPHAS_CUMPROD.numpy()
-    ts = np.linspace(999, 0, steps).round().astype(int)
-    x = x.double()
-    for i, t in enumerate(ts):
-        with torch.no_grad():
-            inp = torch.cat([x, x]).float()
-            out = model(inp, torch.full((2,), float(t)), torch.tensor([label, 10])).double()
-        eps = out[1:2] + scale * (out[0:1] - out[1:2])
-        x0 = ((x - math.sqrt(1 - abar[t]) * eps) / math.sqrt(abar[t])).clamp(-1, 1)
-        eps = (x - math.sqrt(abar[t]) * x0) / math.sqrt(1 - abar[t])
-        a_prev = abar[ts[i + 1]] if i + 1 < len(ts) else 1.0
-        x = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
-    return x
+def test_predicted_x0_and_implied_eps_invert_q_sample():
+    x0, noise = torch.randn(2, 1, 4, 4, dtype=torch.float64), torch.randn(2, 1, 4, 4, dtype=torch.float64)
+    for t in (0, 500, 999):
+        abar = ALPHAS_CUMPROD[t].item()
+        x = math.sqrt(abar) * x0 + math.sqrt(1 - abar) * noise
+        torch.testing.assert_close(predicted_x0(x, noise, t), x0, atol=1e-9, rtol=1e-9)
+        torch.testing.assert_close(implied_eps(x, x0, t), noise, atol=1e-9, rtol=1e-9)
+        # Round trip through both: eps -> x0 -> eps.
+        torch.testing.assert_close(implied_eps(x, predicted_x0(x, noise, t), t), noise, atol=1e-9, rtol=1e-9)
 
 
-@pytest.mark.parametrize("scale", [0.0, 1.0, 3.0])
-def test_ddim_matches_independent_implementation(random_dit, scale):
-    got = sample_cfg_sweep(random_dit, [4], [scale], steps=6, seed=11, sampler="ddim")[0]
-    start, _ = row_noise(11, 0, (1, 28, 28), 6)
-    expected = ddim_by_hand(random_dit, start[None], 4, scale, 6)
-    torch.testing.assert_close(got.double(), expected.clamp(-1, 1), atol=2e-4, rtol=0)
+# The sampler steps against the papers' formulas, written here in float64 from abar alone.
+TIMESTEPS = [999, 666, 333, 0]
 
 
-def test_scale_zero_is_unconditional_and_scale_one_conditional(random_dit):
-    # With the null label as the "condition", both halves of the batch see the same input, so s = 0 and
-    # s = 1 must reproduce the unconditional sample exactly, whatever the requested digit at s = 0.
-    unconditional = sample_cfg_sweep(random_dit, [10, 10], [1.0], steps=4, seed=0)
-    assert torch.equal(sample_cfg_sweep(random_dit, [3, 7], [0.0], steps=4, seed=0), unconditional)
-    conditional = sample_cfg_sweep(random_dit, [3, 7], [1.0], steps=4, seed=0)
-    assert not torch.equal(conditional, unconditional)
+def abar_at(i):
+    """abar at TIMESTEPS[i]; 1 (clean data) after the last."""
+    return ALPHAS_CUMPROD[TIMESTEPS[i]].item() if i < len(TIMESTEPS) else 1.0
 
 
-@pytest.mark.parametrize("sampler", SAMPLERS)
-def test_sweep_shape_range_and_noise_contract(random_dit, sampler):
-    full = sample_cfg_sweep(random_dit, [1, 2, 3, 4], [0.0, 2.0, 5.0], steps=5, seed=3, sampler=sampler)
-    assert full.shape == (3, 4, 1, 28, 28)
-    assert full.min() >= -1 and full.max() <= 1
-    # A scale's column does not depend on the other scales, nor a row on how many rows follow it.
-    alone = sample_cfg_sweep(random_dit, [1, 2], [2.0], steps=5, seed=3, sampler=sampler)
-    torch.testing.assert_close(alone[0], full[1, :2], atol=1e-6, rtol=0)
-    assert torch.equal(sample_cfg_sweep(random_dit, [1, 2], [2.0], steps=5, seed=3, sampler=sampler), alone)
-    other_seed = sample_cfg_sweep(random_dit, [1, 2], [2.0], steps=5, seed=4, sampler=sampler)
-    assert not torch.allclose(other_seed, alone)
+def state(seed):
+    """Independent random (x, x0, eps, step noise) in float64: the step formulas hold for any inputs."""
+    g = torch.Generator().manual_seed(seed)
+    x, x0, eps = (torch.randn(2, 1, 4, 4, generator=g, dtype=torch.float64) for _ in range(3))
+    return x, x0, eps, torch.randn(len(TIMESTEPS), 2, 1, 4, 4, generator=g, dtype=torch.float64)
 
 
-@pytest.mark.parametrize("sampler", SAMPLERS)
-def test_batched_sweep_gives_the_naive_loops_images(random_dit, sampler):
-    scales = [0.0, 1.0, 2.5, 6.0]
-    batched = sample_cfg_sweep(random_dit, [1, 8, 3], scales, steps=5, seed=2, sampler=sampler)
-    naive = naive_sweep(random_dit, [1, 8, 3], scales, steps=5, seed=2, sampler=sampler)
-    torch.testing.assert_close(batched, naive, atol=1e-3, rtol=0)  # batch size changes float rounding only
+def test_samplers_are_registered_by_name_in_order():
+    assert list(SAMPLERS) == ["ddim", "ddpm", "dpm++2m"]
+    assert [type(make_sampler(name, TIMESTEPS, None)) for name in SAMPLERS] == [DDIM, DDPM, DPMSolver2M]
+    with pytest.raises(ValueError, match="unknown sampler 'euler'"):
+        make_sampler("euler", TIMESTEPS, None)
 
 
-def test_batched_sweep_skips_the_work_it_does_not_need(random_dit):
-    calls = []
-    hook = random_dit.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
-    try:
-        sample_cfg_sweep(random_dit, [1, 8, 3], [0.0, 1.0, 2.0, 5.0], steps=4, seed=0)
-        batched = list(calls)
-        calls.clear()
-        naive_sweep(random_dit, [1, 8, 3], [2.0], steps=4, seed=0, sampler="dpm++2m")
-    finally:
-        hook.remove()
-    # Step 1: every scale shares the starting noise, so 3 rows x (cond + uncond). Later steps: s = 0
-    # needs only the unconditional half, s = 1 only the conditional one, s = 2 and 5 both.
-    assert batched == [6] + [3 * 6] * 3
-    assert calls == [3] * 8  # the textbook loop: two forwards of one scale's rows per step
+@pytest.mark.parametrize("i", range(len(TIMESTEPS)))
+def test_ddim_step_is_the_deterministic_update(i):
+    x, x0, eps, _ = state(i)
+    a_prev = abar_at(i + 1)
+    expected = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps  # x_prev = sqrt(abar') x0 + sqrt(1 - abar') eps
+    torch.testing.assert_close(DDIM(TIMESTEPS, None).step(i, x, x0, eps), expected, atol=1e-12, rtol=0)
 
 
-def test_callback_sees_every_step_with_clipped_x0(random_dit):
-    seen = []
-    sample_cfg_sweep(random_dit, [1, 2], [0.0, 4.0], steps=3, seed=0,
-                     callback=lambda i, n, x0: seen.append((i, n, tuple(x0.shape), x0.abs().max().item())))
-    assert [s[:3] for s in seen] == [(i, 3, (2, 2, 1, 28, 28)) for i in (1, 2, 3)]
-    assert all(m <= 1 for *_, m in seen)
+@pytest.mark.parametrize("i", range(len(TIMESTEPS)))
+def test_ddpm_step_is_the_posterior_mean_plus_its_noise(i):
+    x, x0, eps, noise = state(i)
+    a, a_prev = abar_at(i), abar_at(i + 1)
+    beta = 1 - a / a_prev  # Ho et al. Eq. 7, with the respaced chain's beta
+    mean = math.sqrt(a_prev) * beta / (1 - a) * x0 + math.sqrt(1 - beta) * (1 - a_prev) / (1 - a) * x
+    std = math.sqrt(beta * (1 - a_prev) / (1 - a))
+    expected = mean + std * noise[i]  # on the last step a_prev = 1, so std = 0: x0 itself
+    torch.testing.assert_close(DDPM(TIMESTEPS, noise).step(i, x, x0, eps), expected, atol=1e-12, rtol=0)
+    if i == len(TIMESTEPS) - 1:
+        torch.testing.assert_close(expected, x0, atol=1e-12, rtol=0)
 
 
-def test_bad_sampler_and_precision(random_dit):
-    with pytest.raises(ValueError, match="sampler"):
-        sample_cfg_sweep(random_dit, [1], [1.0], steps=2, seed=0, sampler="euler")
-    with pytest.raises(ValueError, match="precision"):
-        sample_cfg_sweep(random_dit, [1], [1.0], steps=2, seed=0, precision="fp8")
+def test_dpm_solver_2m_first_step_is_ddim_and_later_steps_use_the_previous_x0():
+    x, x0, _, _ = state(0)
+    lam = [0.5 * math.log(abar_at(i) / (1 - abar_at(i))) for i in range(len(TIMESTEPS) - 1)]  # log(alpha / sigma)
+    solver = DPMSolver2M(TIMESTEPS, None)
+    assert solver.previous_x0 is None
+    close = dict(atol=1e-6, rtol=0)  # the solver takes e^-h - 1 in float32
+    # Step 0 is first order: DPM-Solver++(1) is DDIM (with eps consistent with x0).
+    x1 = solver.step(0, x, x0, implied_eps(x, x0, TIMESTEPS[0]))
+    torch.testing.assert_close(x1, DDIM(TIMESTEPS, None).step(0, x, x0, implied_eps(x, x0, TIMESTEPS[0])), **close)
+    assert solver.previous_x0 is x0
+    # Step 1 extrapolates from x0 and the previous x0 (Lu et al. 2022, Alg. 2).
+    _, x0_next, _, _ = state(1)
+    h, h_before = lam[2] - lam[1], lam[1] - lam[0]
+    r = h_before / h
+    d = (1 + 1 / (2 * r)) * x0_next - 1 / (2 * r) * x0
+    a_prev, a = abar_at(2), abar_at(1)
+    expected = math.sqrt((1 - a_prev) / (1 - a)) * x1 - math.sqrt(a_prev) * (math.exp(-h) - 1) * d
+    x2 = solver.step(1, x1, x0_next, None)
+    torch.testing.assert_close(x2, expected, **close)
+    assert solver.previous_x0 is x0_next
+    first_order = DPMSolver2M(TIMESTEPS, None).step(1, x1, x0_next, None)  # no previous x0: D = x0
+    assert not torch.allclose(x2, first_order)
+    # The last step lands on the x0 estimate.
+    assert DPMSolver2M(TIMESTEPS, None).step(3, x2, x0, None) is x0

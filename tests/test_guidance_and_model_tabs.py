@@ -5,11 +5,14 @@ import math
 import gradio as gr
 import pytest
 
-from playground.checkpoint import DEFAULT_DIT
+from playground.assets import DEFAULT_DIT
 from playground.grids import EVALUATION_COLUMNS, evaluation_markdown
 from playground.model import DiT
-from playground.ui import cfg_sweep_tab, model_card_tab, shared
-from playground.views import cfg_sweep, model_card
+from playground.ui import shared
+from playground.ui.guidance import cfg as cfg_sweep_tab
+from playground.ui.model import model as model_card_tab
+from playground.views.guidance import cfg as cfg_sweep
+from playground.views.model import model as model_card
 
 
 def blocks(demo, kind):

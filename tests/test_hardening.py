@@ -19,12 +19,16 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError
 from live_app import REPO, running_app, server_process
-
-from playground import bench, evaluate, judge, sample, train, ui
-from playground.checkpoint import DEFAULT_DIT, card_path
 from playground.ui.shared import QUEUE_MAX_SIZE, SAMPLER, SAMPLING_LANE, VIEW_CONCURRENCY, WEIGHTS_ENV, Turns, memoised
-from playground.views import embedding, inspector
-from playground.views.cfg_sweep import MAX_IMAGE_STEPS, MAX_SAMPLES, MAX_SCALES, MAX_STEPS, validate_sweep
+
+from playground import ui
+from playground.assets import DEFAULT_DIT
+from playground.bench.bench import bench
+from playground.checkpoint import card_path
+from playground.cli import evaluate, sample, train, train_judge
+from playground.views.guidance.cfg import MAX_IMAGE_STEPS, MAX_SAMPLES, MAX_SCALES, MAX_STEPS, validate_sweep
+from playground.views.time import inspector
+from playground.views.time import waves as embedding
 
 USER_ERROR = "Please check the input"  # the title of the gr.Error our validators raise
 EMB = (256, 10000, 0, 999, 100, "dit", "4")  # /timestep_embedding
@@ -264,10 +268,10 @@ def test_nothing_is_ever_unpickled():
         (evaluate.parse_args, ["--data", "nothing.npz"], "argument --data: nothing.npz is not a file"),
         (sample.parse_args, ["--zoom", str(sample.MAX_ZOOM + 1)], "--zoom in 1..16"),
         (sample.parse_args, ["--n", "1000"], "is over 2000 images"),
-        (judge.parse_args, ["--lr", "nan"], "finite --lr > 0"),
-        (judge.parse_args, ["--lr", "0"], "finite --lr > 0"),
-        (judge.parse_args, ["--epochs", "0"], "--epochs >= 1"),
-        (judge.parse_args, ["--data", "nothing.npz"], "argument --data: nothing.npz is not a file"),
+        (train_judge.parse_args, ["--lr", "nan"], "finite --lr > 0"),
+        (train_judge.parse_args, ["--lr", "0"], "finite --lr > 0"),
+        (train_judge.parse_args, ["--epochs", "0"], "--epochs >= 1"),
+        (train_judge.parse_args, ["--data", "nothing.npz"], "argument --data: nothing.npz is not a file"),
         (bench.main, ["--repeats", "0"], "--repeats, --cold-starts and --quality-per-class must be >= 1"),
         (bench.main, ["--quality-scales", "nan"], "--quality-scales must lie in -5..30, the app's range"),
         (bench.main, ["--quality-scales", "1", "31"], "--quality-scales must lie in -5..30, the app's range"),
@@ -306,11 +310,11 @@ def test_cli_refuses_bad_args(parse, args, message, capsys):
 @pytest.mark.parametrize(
     ("module", "args", "message"),
     [
-        ("playground.evaluate", ["--per-class", "1"], "--per-class must be in 2..200"),
-        ("playground.evaluate", ["--judge", "none.safetensors", "--per-class", "2"], "none.safetensors is missing"),
-        ("playground.judge", ["--lr", "inf"], "finite --lr > 0"),
+        ("playground.cli.evaluate", ["--per-class", "1"], "--per-class must be in 2..200"),
+        ("playground.cli.evaluate", ["--judge", "none.safetensors", "--per-class", "2"], "none.safetensors is missing"),
+        ("playground.cli.train_judge", ["--lr", "inf"], "finite --lr > 0"),
         ("playground.bench", ["--cold-starts", "0"], "--repeats, --cold-starts and --quality-per-class must be >= 1"),
-        ("playground.train", ["--steps", "0"], "steps >= 1"),
+        ("playground.cli.train", ["--steps", "0"], "steps >= 1"),
     ],
 )
 def test_cli_error_is_one_line_without_traceback(module, args, message):

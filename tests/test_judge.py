@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from playground.checkpoint import CheckpointError, save_weights
+from playground.cli.train_judge import random_shift
 from playground.data import load_split, to_model_range
 from playground.judge import (
     DEFAULT_JUDGE,
@@ -20,7 +21,6 @@ from playground.judge import (
     histogram_entropy,
     load_judge,
     nearest_train_distance,
-    random_shift,
     wilson_interval,
 )
 

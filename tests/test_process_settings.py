@@ -71,7 +71,7 @@ for name in names:
 print(json.dumps({**state(), "modules": names}))
 """
     report = run_python(code)
-    assert {"playground.model", "playground.process", "playground.sample", "playground.bench"} <= set(report["modules"])
+    assert {"playground.model", "playground.process", "playground.cli.sample", "playground.bench.bench"} <= set(report["modules"])
     assert report["splitter"] == "original"
     assert report["mallopt"] == [] and not [lib for lib in report["libraries"] if "libc" in lib]
 
@@ -100,7 +100,7 @@ app.main(["--port", "0"])
     assert report["splitter"] == splitter and report["mallopt"] == mallopt and report["gradio"] is False
 
 
-@pytest.mark.parametrize("module", ["playground.sample", "playground.evaluate"])
+@pytest.mark.parametrize("module", ["playground.cli.sample", "playground.cli.evaluate"])
 def test_command_lines_apply_the_settings(module, tmp_path):
     missing = tmp_path / "missing.safetensors"
     code = f"""

@@ -8,8 +8,9 @@ import sys
 import pytest
 import torch
 
+from playground.cli.tradeoff import edm_sigma, nearest_other_digit
 from playground.diffusion import ALPHAS_CUMPROD
-from playground.tradeoff import INTERVAL, edm_sigma, nearest_other_digit
+from playground.guidance import INTERVAL
 
 
 def test_interval_is_the_papers_sigma_range_on_this_schedule():
@@ -39,7 +40,7 @@ def test_negative_of_each_digit_is_its_nearest_other_class_mean():
 @pytest.mark.slow
 def test_cli_writes_resumes_and_reports(tmp_path):
     out = tmp_path / "t.json"
-    run = [sys.executable, "-m", "playground.tradeoff", "--out", str(out), "--per-class", "2"]
+    run = [sys.executable, "-m", "playground.cli.tradeoff", "--out", str(out), "--per-class", "2"]
     subprocess.run([*run, "--methods", "companion_p0"], check=True, capture_output=True, timeout=300)
     first = json.loads(out.read_text())
     point = first["curves"]["companion_p0"]["points"][0]

@@ -16,7 +16,7 @@ SMALL = ["--hidden-size", "64", "--depth", "2", "--num-heads", "2", "--batch-siz
 
 
 def train(out, *extra, launcher=(sys.executable, "-m")):
-    cmd = [*launcher, "playground.train", "--out", str(out), *SMALL, *extra]
+    cmd = [*launcher, "playground.cli.train", "--out", str(out), *SMALL, *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -4,8 +4,9 @@ import gradio as gr
 from test_ui_tabs import components
 
 from playground.model import DiT
-from playground.ui import inside_tab
-from playground.views import counterfactual, inside
+from playground.ui.inside import forward as inside_tab
+from playground.views.inside import decided as counterfactual
+from playground.views.inside import forward as inside
 
 
 def test_widgets_follow_the_defaults_and_the_config():

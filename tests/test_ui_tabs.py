@@ -3,8 +3,12 @@
 import gradio as gr
 
 from playground.model import DiT
-from playground.ui import cfg_sweep_tab, embedding_tab, mlp_tab
-from playground.views import cfg_sweep, embedding, mlp
+from playground.ui.guidance import cfg as cfg_sweep_tab
+from playground.ui.time import mlp as mlp_tab
+from playground.ui.time import waves as embedding_tab
+from playground.views.guidance import cfg as cfg_sweep
+from playground.views.time import mlp
+from playground.views.time import waves as embedding
 
 
 def components(demo, kind):

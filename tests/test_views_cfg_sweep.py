@@ -1,4 +1,4 @@
-"""`playground.views.cfg_sweep` and the grids of `playground.grids`: parsing, pictures, judge chart, text."""
+"""`playground.views.guidance.cfg` and the grids of `playground.grids`: parsing, pictures, judge chart, text."""
 
 import json
 import math
@@ -9,13 +9,15 @@ import torch
 from PIL import Image
 
 from playground import grids
-from playground.checkpoint import DEFAULT_DIT, load_pretrained
+from playground.assets import DEFAULT_DIT
+from playground.checkpoint import load_pretrained
 from playground.data import to_uint8
 from playground.diffusion import sampling_timesteps
 from playground.guidance import Guidance, classifier_free_guidance
 from playground.judge import load_judge, wilson_interval
-from playground.sampling import sample_cfg_sweep
-from playground.views import cfg_sweep, cfg_tradeoff
+from playground.sampling import sample_guided
+from playground.views.guidance import cfg as cfg_sweep
+from playground.views.guidance import cfg_tradeoff
 
 
 @pytest.mark.parametrize(
@@ -154,7 +156,7 @@ def test_the_clip_toggle_reaches_the_sampler(random_dit):
     args = (3, [1.0, 8.0], 2, 0, 4, "ddim")
     off = cfg_sweep.sweep_view(random_dit, *args, clip=False)
     on = cfg_sweep.sweep_view(random_dit, *args, clip=True)
-    expected = sample_cfg_sweep(random_dit, [3, 3], [1.0, 8.0], steps=4, seed=0, sampler="ddim",
+    expected = sample_guided(random_dit, [3, 3], [1.0, 8.0], steps=4, seed=0, sampler="ddim",
                                 guidance=Guidance(clip=False))
     assert np.array_equal(np.asarray(off["grid"]), np.asarray(grids.sweep_grid(to_uint8(expected).numpy(),
                                                                                 [1.0, 8.0])))
@@ -171,7 +173,7 @@ def test_the_x0_peak_is_the_largest_unclipped_x0_of_each_scale(random_dit):
         hook(step)
         seen.copy_(torch.maximum(seen, step["x0"].abs().flatten(1).amax(1)))
 
-    sample_cfg_sweep(random_dit, [1, 2], scales, steps=3, seed=0, sampler="ddim", guidance=Guidance(clip=False),
+    sample_guided(random_dit, [1, 2], scales, steps=3, seed=0, sampler="ddim", guidance=Guidance(clip=False),
                      on_step=record)
     np.testing.assert_allclose(peaks, seen.numpy(), rtol=1e-5)
     assert max(peaks) > 1  # outside the data range: what clipping pulls back
@@ -231,7 +233,7 @@ def test_a_rise_within_the_noise_is_not_called_a_rise(tmp_path):
 
 def test_a_missing_tradeoff_says_which_command_makes_it(tmp_path):
     missing = cfg_tradeoff.tradeoff_view(tmp_path / "absent.json")
-    assert "python -m playground.tradeoff" in missing["markdown"] and len(missing["figure"].data) == 0
+    assert "python -m playground.cli.tradeoff" in missing["markdown"] and len(missing["figure"].data) == 0
     other = write_tradeoff(tmp_path / "t.json", [point(1.0, 40.0, 5.0)], curve="rescale")
     no_cfg = cfg_tradeoff.tradeoff_view(other)
     assert "no 'cfg' curve" in no_cfg["markdown"] and len(no_cfg["figure"].data) == 0

@@ -1,4 +1,4 @@
-"""`playground.views.conditioning` (item 8): the adaLN-Zero modulation of the blocks and the final layer, what the
+"""`playground.views.time.adaln` (item 8): the adaLN-Zero modulation of the blocks and the final layer, what the
 class changes, the multiplier 1 + scale and the trained gates, against the model's own forward pieces."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from playground.model import DiT
-from playground.views import conditioning
+from playground.views.time import adaln as conditioning
 
 
 def test_modulation_matches_the_model_pieces(random_dit):

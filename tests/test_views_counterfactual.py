@@ -1,4 +1,4 @@
-"""`playground.views.counterfactual`: interventions are hooks, and with nothing to change they change nothing."""
+"""`playground.views.inside.decided`: interventions are hooks, and with nothing to change they change nothing."""
 
 import threading
 
@@ -6,16 +6,16 @@ import pytest
 import torch
 
 from playground.diffusion import sampling_timesteps
-from playground.sampling import sample_cfg_sweep
-from playground.views import counterfactual as cf
-from playground.views import inside_trace as tr
-from playground.views.counterfactual import Intervention
+from playground.sampling import sample_guided
+from playground.views.inside import decided as cf
+from playground.views.inside import trace as tr
+from playground.views.inside.decided import Intervention
 
 STEPS = cf.STEPS
 
 
 def plain(model, label, seed=3, samples=2, scale=4.0):
-    return sample_cfg_sweep(model, [label] * samples, [scale], steps=STEPS, seed=seed, sampler=cf.SAMPLER)[0]
+    return sample_guided(model, [label] * samples, [scale], steps=STEPS, seed=seed, sampler=cf.SAMPLER)[0]
 
 
 def no_hooks_left(model):

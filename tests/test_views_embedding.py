@@ -1,4 +1,4 @@
-"""`playground.views.embedding` and its inspector: values against independent formulas, shapes, invariants."""
+"""`playground.views.time.waves` and its inspector: values against independent formulas, shapes, invariants."""
 
 import math
 
@@ -9,7 +9,8 @@ import torch
 from view_helpers import PAYLOAD_LIMIT, dit_formula, payload
 
 from playground import plots
-from playground.views import embedding, inspector
+from playground.views.time import inspector
+from playground.views.time import waves as embedding
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""`playground.views.flavours` (item 4): the checkpoint sampled under each embedding flavour, judged, from the
+"""`playground.views.time.flavours` (item 4): the checkpoint sampled under each embedding flavour, judged, from the
 same noise; the served model is never changed, and every sentence follows the judge's counts."""
 
 import numpy as np
@@ -7,7 +7,7 @@ import torch
 
 from playground.embedding import FLAVOURS, timestep_embedding
 from playground.judge import load_judge, wilson_interval
-from playground.views import flavours
+from playground.views.time import flavours
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import torch
 from playground.diffusion import DEFAULT_STEPS, alpha_sigma, row_noise, sampling_timesteps
 from playground.guidance import Guidance, log_prob_gradient
 from playground.model import DiT
-from playground.sampling import sample_cfg_sweep
-from playground.views import classifier_guidance as cg
-from playground.views import guidance_lab as lab
-from playground.views import label_dropout as ld
-from playground.views import tradeoff_curves as curves
+from playground.sampling import sample_guided
+from playground.views.guidance import classifier as cg
+from playground.views.guidance import curves
+from playground.views.guidance import dropout as ld
+from playground.views.guidance import variants as lab
 
 
 def random_dit(p, seed):
@@ -84,8 +84,8 @@ def test_lab_columns_are_the_samplers_samples(random_dit):
     assert [h.split("\n")[0] for h, _ in methods] == ["constant", "interval", "rescale x0", "rescale eps", "negative",
                                                       "no", "auto-"]
     interval = methods[1][1]
-    direct = sample_cfg_sweep(random_dit, [2, 2], [3.0], steps=DEFAULT_STEPS, seed=1, guidance=interval)[0]
-    plain = sample_cfg_sweep(random_dit, [2, 2], [3.0], steps=DEFAULT_STEPS, seed=1)[0]
+    direct = sample_guided(random_dit, [2, 2], [3.0], steps=DEFAULT_STEPS, seed=1, guidance=interval)[0]
+    plain = sample_guided(random_dit, [2, 2], [3.0], steps=DEFAULT_STEPS, seed=1)[0]
     assert not torch.equal(direct, plain)  # 3 of 8 steps fall outside [300, 700]
     guided = [s for s in sampling_timesteps(DEFAULT_STEPS) if 300 <= s <= 700]
     assert out["interval"].to_dict()["layout"]["title"]["text"].startswith(f"<b>{len(guided)} of {DEFAULT_STEPS}")
@@ -120,7 +120,7 @@ def test_stand_in_null_row_is_appended_and_nothing_else_changes(companions):
 def test_companion_sweep_samples_p0_only_at_one(companions):
     sweeps = ld.companion_sweep(companions, 5, 2, [1.0, 3.0], 2)
     assert sweeps["0"][1] is None and sweeps["0"][0].shape == (2, 1, 28, 28)
-    direct = sample_cfg_sweep(companions["0.5"], [5, 5], [1.0, 3.0], steps=DEFAULT_STEPS, seed=2)
+    direct = sample_guided(companions["0.5"], [5, 5], [1.0, 3.0], steps=DEFAULT_STEPS, seed=2)
     assert torch.equal(sweeps["0.5"][1], direct[1])
 
 
@@ -157,7 +157,7 @@ def test_classifier_requests_and_columns(random_dit):
     assert cg.cosine(req["cfg"][0], req["cfg"][0]) == pytest.approx(1.0)
     grid, rows, _, _ = cg.side_by_side(random_dit, classifier, judge, 3, 0, 2, [4.0], [2.0])
     assert [r["method"] for r in rows] == ["classifier g = 4", "CFG s = 2"]
-    direct = sample_cfg_sweep(random_dit, [3, 3], [0.0], steps=DEFAULT_STEPS, seed=0,
+    direct = sample_guided(random_dit, [3, 3], [0.0], steps=DEFAULT_STEPS, seed=0,
                               guidance=Guidance(classifier=classifier, classifier_scale=4.0))[0]
     assert rows[0]["diversity"] == pytest.approx(float(((direct[0] - direct[1]) / 2).flatten().norm()), rel=1e-5)
     assert rows[0]["hits"] in (0, 1, 2) and rows[0]["n"] == 2

@@ -1,4 +1,4 @@
-"""`playground.views.inside` and `inside_trace`: the hooked forward is the model's, the attention maps are its own."""
+"""`playground.views.inside.forward` and `inside_trace`: the hooked forward is the model's, the attention maps are its own."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,8 @@ import torch
 
 from playground.diffusion import sampling_timesteps
 from playground.model import DiT
-from playground.views import inside
-from playground.views import inside_trace as tr
+from playground.views.inside import forward as inside
+from playground.views.inside import trace as tr
 
 
 def inputs(model, n=4, seed=0):

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image, ImageSequence
 
 from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
-from playground.views import cfg_sweep, live
+from playground.views.guidance import cfg as cfg_sweep
+from playground.views.guidance import live
 
 SWEEP = (3, [0.0, 2.5, 7.0], 3, 5, DEFAULT_STEPS, DEFAULT_SAMPLER, True)  # validate_sweep's order
 

@@ -1,4 +1,4 @@
-"""`playground.views.mlp`: the raw, trained and fresh embeddings, their statistics, figures and sentences."""
+"""`playground.views.time.mlp`: the raw, trained and fresh embeddings, their statistics, figures and sentences."""
 
 import math
 
@@ -11,7 +11,7 @@ from view_helpers import PAYLOAD_LIMIT, dit_formula, payload
 from playground import plots
 from playground.diffusion import ALPHAS_CUMPROD
 from playground.model import DiT
-from playground.views import mlp
+from playground.views.time import mlp
 
 
 def test_raw_sinusoid_moves_the_same_distance_every_step():

@@ -1,11 +1,12 @@
-"""`playground.views.model_card`, and every kind of figure serialising to JSON with a title."""
+"""`playground.views.model.model`, and every kind of figure serialising to JSON with a title."""
 
 import json
 
 import numpy as np
 
 from playground import plots
-from playground.views import mlp, model_card
+from playground.views.model import model as model_card
+from playground.views.time import mlp
 
 
 def test_model_card_markdown_and_label_dropout(random_dit):
@@ -15,7 +16,7 @@ def test_model_card_markdown_and_label_dropout(random_dit):
         "data": "digits",
         "training": {"steps": 100, "global_batch": 64, "label_dropout": 0.1, "loss_log": [[50, 0.5], [100, 0.2]]},
         "evaluation": {
-            "command": "python -m playground.evaluate",
+            "command": "python -m playground.cli.evaluate",
             "settings": {"sampler": "ddim", "steps": 50},
             "rows": [{"name": "s = 1", "accuracy": 0.75}, {"name": "s = 4", "accuracy": 0.97, "samples": 300}],
         },
@@ -48,7 +49,7 @@ def test_every_figure_serialises_to_json(random_dit):
 
 def test_a_model_without_label_dropout_has_a_ten_row_table_and_says_so():
     from playground.model import DiT
-    from playground.views.model_card import label_dropout_markdown, label_table_figure
+    from playground.views.model.model import label_dropout_markdown, label_table_figure
 
     model = DiT(hidden_size=32, depth=1, num_heads=2, class_dropout_prob=0.0)
     heatmap = label_table_figure(model).to_dict()["data"][0]

@@ -1,4 +1,5 @@
-"""Helpers the view tests share: an independent formula of DiT's embedding and the size of a figure's JSON."""
+"""Helpers the view and page tests share: an independent formula of DiT's embedding, the size of a figure's JSON, a
+page built alone and its components."""
 
 import math
 
@@ -17,3 +18,17 @@ def dit_formula(ts, dim, max_period=10000.0):
 
 def payload(fig):
     return len(fig.to_json())
+
+
+def components(demo, kind):
+    """`{label: component}` of every `kind` (e.g. `gr.Slider`) in a built Blocks."""
+    return {b.label: b for b in demo.blocks.values() if isinstance(b, kind)}
+
+
+def build_page(module, model, model_error=None):
+    """A page (`playground.ui.<chapter>.<page>`) built alone in one tab, as the app builds it: (demo, openings)."""
+    import gradio as gr
+
+    with gr.Blocks() as demo, gr.Tabs(), gr.Tab("page") as tab:
+        openings = module.build([tab.select], model, model_error)
+    return demo, openings

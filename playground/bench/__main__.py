@@ -1,0 +1,5 @@
+"""`python -m playground.bench`: the benchmark (see `playground.bench.bench`)."""
+
+from playground.bench.bench import main
+
+main()

@@ -1,0 +1,269 @@
+"""Why label dropout: three companion DiTs that differ only in `class_dropout_prob` (0, 0.1, 0.5), side by side.
+
+Faithful to the reference, the p = 0 model has no null row in its label table, so it has no unconditional
+prediction and classifier-free guidance cannot run on it; the "stand-ins" section appends a made-up null
+row (a zero vector, or the mean of the ten digit rows) to show what the tempting shortcuts do. That
+section is an experiment, not DiT. Autoguidance (Karras et al. 2024) guides with a weaker model of the same
+conditioning instead of the null class; its precomputed curve is compared with CFG's at matched accuracy.
+"""
+
+import math
+from types import MappingProxyType
+
+import numpy as np
+import torch
+
+from playground import plots
+from playground.data import to_uint8
+from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, alpha_sigma, sampling_timesteps
+from playground.grids import labelled_grid
+from playground.inputs import MAX_SEED, as_int, fmt
+from playground.judge import classify, wilson_interval
+from playground.model import DiT
+from playground.sampling import sample_guided
+from playground.views.guidance import curves
+from playground.views.guidance.cfg import parse_scales
+
+RATES = ("0", "0.1", "0.5")  # the companions' label-dropout rates, as in their file names
+MAX_DROPOUT_SAMPLES = 4  # samples per model and scale
+INSPECT_STEPS = (1, 4, 7)  # sampler steps whose eps_c / eps_u the view opens
+DEFAULTS = MappingProxyType({"label": 3, "seed": 0, "scales": "1, 2, 4", "samples": 2})
+STAND_IN_SCALE = 4.0
+
+
+def validate(label, seed, scales, samples, num_classes=10):
+    return (as_int(label, "digit", 0, num_classes - 1), as_int(seed, "seed", 0, MAX_SEED), parse_scales(scales),
+            as_int(samples, "samples per model and scale", 1, MAX_DROPOUT_SAMPLES))
+
+
+def with_stand_in_null(model, vector):
+    """A copy of a model without a null row, with `vector` appended as row `num_classes` (NOT DiT: an experiment)."""
+    config = {**model.config_dict(), "class_dropout_prob": 0.5}  # any p > 0 allocates the extra row
+    copy = DiT(**config)
+    state = dict(model.state_dict())
+    state["y_embedder.embedding_table.weight"] = torch.cat([state["y_embedder.embedding_table.weight"],
+                                                            vector[None]])
+    copy.load_state_dict(state)
+    return copy.eval()
+
+
+def stand_ins(model):
+    """The two tempting substitutes for a missing null row: zeros, and the mean of the label rows."""
+    table = model.y_embedder.embedding_table.weight.detach()
+    return {"zeros": torch.zeros(table.shape[1]), "row mean": table.mean(0)}
+
+
+def companion_sweep(models, label, seed, scales, samples):
+    """`{rate: [S, N, 1, 28, 28] or None per scale}`: every companion at every scale it can sample, same noise."""
+    labels = [label] * samples
+    out = {}
+    for rate, model in models.items():
+        runnable = [s for s in scales if model.null_class is not None or s == 1]
+        images = sample_guided(model, labels, runnable, steps=DEFAULT_STEPS, seed=seed,
+                                  sampler=DEFAULT_SAMPLER) if runnable else None
+        out[rate] = [images[runnable.index(s)] if s in runnable else None for s in scales]
+    return out
+
+
+def sweep_grid_image(sweeps, scales, samples):
+    """Rows = companion x sample, columns = scales; a grey cell where a model cannot sample (p = 0, s != 1)."""
+    blank = np.full((samples, 28, 28), 60, dtype=np.uint8)
+    rows, row_labels = [], []
+    for rate, per_scale in sweeps.items():
+        cells = [to_uint8(x).numpy().reshape(samples, 28, 28) if x is not None else blank for x in per_scale]
+        rows.append(np.stack(cells, 1))
+        row_labels += [f"p = {rate}"] * samples
+    return labelled_grid(np.concatenate(rows), [f"s = {fmt(s)}" for s in scales], row_labels, cell=64, font_size=15)
+
+
+def sweep_scores(judge, sweeps, label, scales):
+    """`{rate: [(hits, n) or None per scale]}` from the judge."""
+    scores = {}
+    for rate, per_scale in sweeps.items():
+        scores[rate] = []
+        for x in per_scale:
+            if x is None or judge is None:
+                scores[rate].append(None)
+                continue
+            predicted = classify(judge, x, [label] * len(x))["predicted"]
+            scores[rate].append((sum(p == label for p in predicted), len(x)))
+    return scores
+
+
+@torch.no_grad()
+def null_predictions(models, reference, label, seed):
+    """eps_c and eps_u of each companion with a null row, on the same x_t (the release model's run at s = 1)."""
+    states = []
+    sample_guided(reference, [label], [1.0], steps=DEFAULT_STEPS, seed=seed, sampler=DEFAULT_SAMPLER,
+                     on_step=lambda d: states.append(d["x_t"][0, 0].clone()))
+    timesteps = sampling_timesteps(DEFAULT_STEPS)
+    x = torch.stack([states[k - 1] for k in INSPECT_STEPS])
+    t = torch.tensor([timesteps[k - 1] for k in INSPECT_STEPS])
+    out = {}
+    for rate, model in models.items():
+        if model.null_class is None:
+            continue
+        eps_c = model(x, t, torch.full((len(x),), label))
+        eps_u = model(x, t, torch.full((len(x),), model.null_class))
+        out[rate] = (eps_c, eps_u)
+    return t.tolist(), out
+
+
+def null_figure(timesteps, predictions):
+    panels = []
+    for rate, (eps_c, eps_u) in predictions.items():
+        for i, t in enumerate(timesteps):
+            _, sigma = alpha_sigma(t)
+            bound = float(torch.stack([eps_c[i], eps_u[i]]).abs().max())
+            gap = float((eps_c[i] - eps_u[i]).norm())
+            panels += [(f"p {rate}, t {t}: ε_c", eps_c[i, 0], (-bound, bound), "RdBu"),
+                       (f"ε_u (‖ε_c−ε_u‖ {gap:.2f})", eps_u[i, 0], (-bound, bound), "RdBu")]
+    return plots.image_panels(panels, 2 * len(timesteps), "What the null class learned: ε_c next to ε_u",
+                              "the same x_t for both companions (the release model's run at s = 1); blue −, red +",
+                              height=420)
+
+
+def table_figure(models):
+    """Cosine similarity between the rows of each companion's label table (the null row last, where there is one)."""
+    refs, grid_layout = plots.grid(1, len(models), [f"p = {rate}: {m.y_embedder.embedding_table.num_embeddings} rows"
+                                                    for rate, m in models.items()], hspace=0.08)
+    data = []
+    for ref, model in zip(refs, models.values(), strict=True):
+        table = model.y_embedder.embedding_table.weight.detach().double()
+        unit = table / table.norm(dim=1, keepdim=True)
+        names = [str(i) for i in range(model.config.num_classes)] + (["∅"] if model.null_class is not None else [])
+        data.append({"type": "heatmap", "z": (unit @ unit.T).numpy().round(3).tolist(), "x": names, "y": names,
+                     "zmin": -1, "zmax": 1, "colorscale": "RdBu", "reversescale": True, "showscale": False, **ref,
+                     "hovertemplate": "rows %{y} · %{x}: cos %{z:.2f}<extra></extra>"})
+        plots.set_axis(grid_layout, ref["yaxis"], autorange="reversed", scaleanchor=ref["xaxis"])
+    return plots.figure(data, plots.layout("The label table: cosine similarity between its rows",
+                                           "p = 0 has ten rows and no ∅; the others learned a null row ∅",
+                                           height=400, **grid_layout))
+
+
+def stand_in_results(p0_model, judge, label, seed, samples):
+    """Samples and judge scores of the p = 0 model guided with a made-up null row, at STAND_IN_SCALE."""
+    images, scores, candidates = [], {}, stand_ins(p0_model)
+    for name, vector in candidates.items():
+        x = sample_guided(with_stand_in_null(p0_model, vector), [label] * samples, [STAND_IN_SCALE],
+                             steps=DEFAULT_STEPS, seed=seed, sampler=DEFAULT_SAMPLER)[0]
+        images.append(to_uint8(x).numpy().reshape(samples, 28, 28))
+        if judge is not None:
+            predicted = classify(judge, x, [label] * samples)["predicted"]
+            scores[name] = (sum(p == label for p in predicted), samples)
+    headers = [f"null row =\n{name}" for name in candidates]
+    grid = labelled_grid(np.stack(images, 1), headers, cell=96, font_size=14)
+    return grid, scores
+
+
+def companion_table(tradeoff, scales=(1.0, 2.0, 4.0)):
+    """Per companion and scale, from the precomputed all-class curves: accuracy, diversity, Frechet with uncertainty."""
+    if tradeoff is None:
+        return f"*No trade-off file: run `{curves.COMMAND}`.*"
+    n = 10 * tradeoff["settings"]["per_class"]
+    lines = [f"**All ten digits, {n} samples per cell** (`{curves.COMMAND}`): accuracy [95% Wilson], "
+             "diversity ± SE, Frechet ± SE (real digits: "
+             f"{tradeoff['real_floor']['frechet']:.1f}).", "", "| model | s | accuracy | diversity | Frechet |",
+             "|---|---|---|---|---|"]
+    for key in ("companion_p0", "companion_p0.1", "companion_p0.5", "cfg"):
+        for point in curves.points(tradeoff, key):
+            if point["s"] in scales:
+                lines.append(f"| {curves.NAMES[key] if key != 'cfg' else 'release model (p 0.1, larger)'} | "
+                             f"{fmt(point['s'])} | {curves.fmt_point(point, 'accuracy')} | "
+                             f"{curves.fmt_point(point, 'diversity', 2)} | {curves.fmt_point(point, 'frechet')} |")
+    return "\n".join(lines)
+
+
+def verdict(tradeoff, stand_in_scores):
+    """The sentence the tab exists for, computed from the curves and the stand-in run."""
+    get = {key: {p["s"]: p for p in curves.points(tradeoff, f"companion_p{key}")} for key in RATES}
+    p1, p5, p0 = get["0.1"].get(1.0), get["0.5"].get(1.0), get["0"].get(1.0)
+    if not (p1 and p5 and p0):
+        return f"*The companions' curves are missing: run `{curves.COMMAND}`.*"
+    separated = p5["accuracy_high"] < p1["accuracy_low"] or p1["accuracy_high"] < p5["accuracy_low"]
+    best = {rate: max(get[rate].values(), key=lambda p: p["accuracy"]) for rate in ("0.1", "0.5")}
+    parts = [
+        f"**What guidance needs that only label dropout provides:** an unconditional prediction. The p = 0 model has "
+        f"none, so it samples at s = 1 only (accuracy {curves.fmt_point(p0, 'accuracy')}); the p = 0.1 and p = 0.5 "
+        f"models reach {best['0.1']['accuracy']:.3f} and {best['0.5']['accuracy']:.3f} with guidance "
+        f"(at s = {fmt(best['0.1']['s'])} and {fmt(best['0.5']['s'])}).",
+        f"**What a high rate costs the conditional model:** at s = 1, p = 0.5 scores "
+        f"{curves.fmt_point(p5, 'accuracy')} against {curves.fmt_point(p1, 'accuracy')} for p = 0.1 — "
+        + ("the intervals do not overlap: half the training steps taught the null class instead of the digit."
+           if separated else "the intervals overlap: on this data the difference is within the noise."),
+        f"Frechet at s = 1: p = 0 {curves.fmt_point(p0, 'frechet')}, p = 0.1 {curves.fmt_point(p1, 'frechet')}, "
+        f"p = 0.5 {curves.fmt_point(p5, 'frechet')} (lower is closer to real digits).",
+    ]
+    if stand_in_scores:
+        read = ", ".join(f"{name}: {hits}/{n}" for name, (hits, n) in stand_in_scores.items())
+        parts.append(f"Stand-ins on the p = 0 model at s = {fmt(STAND_IN_SCALE)} (an input the network never saw): "
+                     f"{read} read as the digit.")
+    return "\n\n".join(parts)
+
+
+def compare(difference, standard_error, better, worse):
+    """'more variety (1.2 SE)' or 'no clear difference (0.3 SE)': a difference against its standard error."""
+    ratio = difference / standard_error if standard_error else math.inf
+    if abs(ratio) < 2:
+        return f"no clear difference ({abs(ratio):.1f} SE)"
+    return f"{better if ratio > 0 else worse} ({abs(ratio):.1f} SE)"
+
+
+def autoguidance_markdown(tradeoff, target=0.95):
+    """CFG against autoguidance on the release model, at matched accuracy and on the whole curve."""
+    cfg, auto = curves.points(tradeoff, "cfg"), curves.points(tradeoff, "autoguidance")
+    if not (cfg and auto):
+        return f"*Autoguidance or CFG curve missing: run `{curves.COMMAND}`.*"
+    rows = []
+    for name, pts in (("CFG (null class)", cfg), ("autoguidance (p 0.1 companion)", auto)):
+        s = curves.interpolate_scale(pts, "accuracy", target)
+        if s is None:
+            rows.append((name, None, None, None))
+        else:
+            rows.append((name, s, curves.value_at(pts, "diversity", s), curves.value_at(pts, "frechet", s)))
+    lines = [f"**Autoguidance vs CFG at matched accuracy {target:.2f}** (scale interpolated; "
+             f"{10 * tradeoff['settings']['per_class']} samples per measured point). The weak model is the p = 0.1 "
+             "companion: the same conditioning and data as the release model, but smaller (1.28M against 4.18M "
+             "parameters), the kind of 'bad version of itself' Karras et al. guide with.", "",
+             "| guide | s reaching it | diversity | Frechet |", "|---|---|---|---|"]
+    for name, s, div, fre in rows:
+        lines.append(f"| {name} | " + (" | ".join(["not reached", "-", "-"]) if s is None else
+                                       f"{s:.2f} | {div:.2f} | {fre:.1f}") + " |")
+    if all(r[1] is not None for r in rows):
+        (_, s_cfg, div_cfg, fre_cfg), (_, s_auto, div_auto, fre_auto) = rows
+        near_cfg, near_auto = curves.nearest_point(cfg, s_cfg), curves.nearest_point(auto, s_auto)
+        div_se = math.hypot(near_cfg["diversity_se"] or 0, near_auto["diversity_se"] or 0)
+        fre_se = math.hypot(near_cfg["frechet_se"] or 0, near_auto["frechet_se"] or 0)
+        lines += ["", "Karras et al. report that autoguidance keeps variety where CFG loses it and lowers FID. Here, "
+                  f"at the same accuracy, diversity is {div_auto:.2f} against CFG's {div_cfg:.2f}: "
+                  + compare(div_auto - div_cfg, div_se, "more variety", "less variety")
+                  + f"; Frechet {fre_auto:.1f} against {fre_cfg:.1f}: "
+                  + compare(fre_cfg - fre_auto, fre_se, "closer to real digits", "further from real digits")
+                  + ". (Standard errors from the nearest measured points.)"]
+    return "\n".join(lines)
+
+
+def label_dropout_view(models, reference, label, seed, scales, samples, judge=None, tradeoff=None):
+    """Everything the tab shows: live sweep of the companions, their null class, the stand-ins, the verdicts."""
+    sweeps = companion_sweep(models, label, seed, scales, samples)
+    scores = sweep_scores(judge, sweeps, label, scales)
+    live = ["| model | " + " | ".join(f"s = {fmt(s)}" for s in scales) + " |", "|---" * (len(scales) + 1) + "|"]
+    for rate, per_scale in scores.items():
+        cells = ["cannot guide (no null row)" if sweeps[rate][i] is None else "-" if sc is None else
+                 f"{sc[0]}/{sc[1]} [{wilson_interval(*sc)[0]:.2f}, {wilson_interval(*sc)[1]:.2f}]"
+                 for i, sc in enumerate(per_scale)]
+        live.append(f"| p = {rate} | " + " | ".join(cells) + " |")
+    timesteps, predictions = null_predictions(models, reference, label, seed)
+    stand_in_grid, stand_in_scores = stand_in_results(models["0"], judge, label, seed, samples)
+    return {
+        "grid": sweep_grid_image(sweeps, scales, samples),
+        "live": f"**This digit, {samples} sample(s) per cell:** judge reads / samples [95% Wilson]\n\n"
+                + "\n".join(live),
+        "verdict": verdict(tradeoff, stand_in_scores), "table": companion_table(tradeoff),
+        "null": null_figure(timesteps, predictions), "rows": table_figure(models),
+        "stand_ins": stand_in_grid,
+        "curves": curves.accuracy_diversity_figure(tradeoff, ["companion_p0.1", "companion_p0.5", "companion_p0",
+                                                              "cfg", "autoguidance"],
+                                                   title="Companions, CFG and autoguidance"),
+        "autoguidance": autoguidance_markdown(tradeoff),
+    }

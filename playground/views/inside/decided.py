@@ -1,0 +1,312 @@
+"""View: conditioning counterfactuals. A real trajectory, the same noise, and one thing about t or y changed.
+
+The interventions are hooks on the shipped model (never edits of it), installed by `intervened` around
+`sampling.sample_guided`, which runs unchanged:
+- lie about t: a forward pre-hook on the DiT hands the network t' (t + offset, clipped to 0..999, or a constant)
+  instead of t; the sampler still steps with the true t;
+- switch the label: the same pre-hook hands the conditional rows (not the null rows of guidance) another label
+  from step k on;
+- cut a route: chosen blocks get c = t_emb + y_emb(null) instead of t_emb + y_emb(y) (a pre-hook on each block; the
+  class reaches the network only through adaLN), or their adaLN gates are zeroed (a hook on their adaLN_modulation
+  output), so they add nothing to the residual stream.
+`counterfactual_view` runs one experiment beside the plain run and has the judge read the finished digits;
+`DEFAULTS` are the widgets' initial values, `PRESETS` the one-click demos, `validate_counterfactual` the checks.
+"""
+
+import contextlib
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+import torch
+
+from playground.diffusion import NUM_TIMESTEPS, sampling_timesteps
+from playground.inputs import MAX_SEED, as_choice, as_float, as_int, parse_number_list
+from playground.judge import classify
+from playground.model import DiTConfig
+from playground.sampling import sample_guided
+from playground.views.inside import decided_figures as figs
+from playground.views.inside.trace import hooked
+
+STEPS = 8
+SAMPLER = "dpm++2m"
+EXPERIMENTS = ("switch the label", "cut a route", "lie about t")
+T_MODES = ("offset", "constant")
+CUT_KINDS = ("null label", "zero gates")
+MAX_SAMPLES = 8
+SCALE_RANGE = (1.0, 10.0)  # s >= 1: the conditional prediction, where the label goes, is always computed
+DEFAULTS = MappingProxyType(
+    {"experiment": EXPERIMENTS[0], "label": 3, "other_label": 8, "seed": 0, "samples": 4, "scale": 4.0,
+     "t_mode": "offset", "t_value": 300, "cut_kind": CUT_KINDS[0], "cut_blocks": "0, 1, 2"}
+)
+PRESETS = {  # one-click demos, arguments in the order of DEFAULTS
+    "When is a 3 decided? (3 → 8)": dict(DEFAULTS),
+    "When is a 1 decided? (1 → 7)": {**DEFAULTS, "label": 1, "other_label": 7, "seed": 1},
+    "Which blocks carry the class? (null label)": {**DEFAULTS, "experiment": "cut a route", "label": 5},
+    "Zero the gates of the last 3 blocks": {**DEFAULTS, "experiment": "cut a route", "label": 2,
+                                            "cut_kind": "zero gates", "cut_blocks": "3, 4, 5"},
+    "Lie: tell it t + 300": {**DEFAULTS, "experiment": "lie about t", "label": 7},
+    "Lie: always t = 999": {**DEFAULTS, "experiment": "lie about t", "label": 4, "t_mode": "constant",
+                            "t_value": 999},
+}
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """What to change in a run; the default changes nothing. Steps are 0-based indices into the timesteps."""
+
+    t_offset: int | None = None  # network sees clip(t + offset, 0, 999)
+    t_constant: int | None = None  # network sees this t at every step
+    switch_to: int | None = None  # conditional rows get this label ...
+    switch_at: int = 0  # ... from this step on (STEPS: never)
+    null_blocks: tuple = ()  # these blocks get c = t_emb + y_emb(null) on the conditional rows
+    zero_gate_blocks: tuple = ()  # these blocks' gate_msa and gate_mlp are zero (all rows)
+
+
+@contextlib.contextmanager
+def intervened(model, intervention, timesteps):
+    """Hooks that apply `intervention` to every forward of `model` inside the block; removed on exit."""
+    step_of = {float(t): i for i, t in enumerate(timesteps)}
+    null = model.null_class
+    state = {}
+
+    def inputs(module, args):
+        x, t, y = args
+        i = step_of[float(t[0])]
+        cond = y != null if null is not None else torch.ones_like(y, dtype=torch.bool)
+        if intervention.switch_to is not None and i >= intervention.switch_at:
+            y = torch.where(cond, torch.full_like(y, intervention.switch_to), y)
+        if intervention.t_constant is not None:
+            t = torch.full_like(t, float(intervention.t_constant))
+        elif intervention.t_offset is not None:
+            t = (t + intervention.t_offset).clamp(0, NUM_TIMESTEPS - 1)
+        state["cond"] = cond
+        if intervention.null_blocks:
+            state["null_emb"] = model.y_embedder(torch.full_like(y, null), False)
+        return x, t, y
+
+    def keep_t_emb(module, args, output):
+        state["t_emb"] = output
+
+    def null_label(module, args):
+        x, c = args
+        return x, torch.where(state["cond"][:, None], state["t_emb"] + state["null_emb"], c)
+
+    def zero_gates(module, args, output):
+        d = output.shape[1] // 6
+        output = output.clone()
+        output[:, 2 * d : 3 * d] = 0  # gate_msa (chunk order: shift, scale, gate; shift, scale, gate)
+        output[:, 5 * d :] = 0  # gate_mlp
+        return output
+
+    registrations = [(model.register_forward_pre_hook, inputs)]
+    if intervention.null_blocks:
+        registrations.append((model.t_embedder.register_forward_hook, keep_t_emb))
+        registrations += [(model.blocks[b].register_forward_pre_hook, null_label) for b in intervention.null_blocks]
+    registrations += [(model.blocks[b].adaLN_modulation.register_forward_hook, zero_gates)
+                for b in intervention.zero_gate_blocks]
+    with hooked(registrations):
+        yield
+
+
+@torch.no_grad()
+def run(model, label, seed, samples, scale, intervention=None):
+    """One guided trajectory (STEPS steps of SAMPLER) of `samples` rows of `label` with `intervention` hooked in.
+
+    Returns `final` `[samples, C, H, W]` and `x0` `[STEPS, samples, C, H, W]`, the guided x0 at every step.
+    """
+    x0s = []
+    keep = lambda state: x0s.append(state["x0"][0].clone())  # noqa: E731
+    with intervened(model, intervention or Intervention(), sampling_timesteps(STEPS)):
+        final = sample_guided(model, [label] * samples, [scale], steps=STEPS, seed=seed, sampler=SAMPLER,
+                                 on_step=keep)
+    return {"final": final[0], "x0": torch.stack(x0s)}
+
+
+def parse_blocks(text, depth):
+    """'0, 2' -> (0, 2); '' -> () (cut nothing); ValueError for anything that is not a block index."""
+    if text is None or not str(text).strip():
+        return ()
+    values = parse_number_list(text, name="block", max_count=depth, lo=0, hi=depth - 1)
+    if any(v != int(v) for v in values):
+        raise ValueError(f"Blocks are whole numbers 0..{depth - 1}, got {text!r}.")
+    return tuple(sorted({int(v) for v in values}))
+
+
+def validate_counterfactual(experiment, label, other_label, seed, samples, scale, t_mode, t_value, cut_kind,
+                            cut_blocks, config=None, has_null=True):
+    """Checked arguments, or ValueError with a message naming the field."""
+    config = config or DiTConfig()
+    experiment = as_choice(experiment, "experiment", EXPERIMENTS)
+    label = as_int(label, "class", 0, config.num_classes - 1)
+    other_label = as_int(other_label, "class to switch to", 0, config.num_classes - 1)
+    if experiment == "switch the label" and other_label == label:
+        raise ValueError(f"The class to switch to must differ from the class drawn ({label}).")
+    seed = as_int(seed, "seed", 0, MAX_SEED)
+    samples = as_int(samples, "samples", 1, MAX_SAMPLES)
+    scale = as_float(scale, "guidance scale", *SCALE_RANGE)
+    t_mode = as_choice(t_mode, "t mode", T_MODES)
+    last = NUM_TIMESTEPS - 1
+    t_value = as_int(t_value, f"t {t_mode}", -last if t_mode == "offset" else 0, last)
+    cut_kind = as_choice(cut_kind, "way to cut", CUT_KINDS)
+    blocks = parse_blocks(cut_blocks, config.depth)
+    if not has_null and (scale != 1 or (experiment == "cut a route" and cut_kind == "null label")):
+        raise ValueError("This model has no null class: use guidance scale 1 and cut by zeroing gates.")
+    return experiment, label, other_label, seed, samples, scale, t_mode, t_value, cut_kind, blocks
+
+
+def readings(judge, images, label):
+    """The judge's digit for each image (None without a judge)."""
+    if judge is None:
+        return None
+    return classify(judge, images, torch.full((len(images),), label))["predicted"]
+
+
+def decided_step(reads, label):
+    """`reads[k][s]`: digit read when the switch comes at step k (k = 0..STEPS). The smallest k from which every
+    later switch leaves every sample a `label`, per sample and for all; None where even k = STEPS is not one."""
+    stays_all = np.asarray(reads) == label  # [STEPS + 1, samples]
+    per_sample = []
+    for stays in stays_all.T:
+        k = len(stays)
+        while k > 0 and stays[k - 1]:
+            k -= 1
+        per_sample.append(None if k == len(stays) else k)
+    overall = None if any(k is None for k in per_sample) else max(per_sample)
+    return overall, per_sample
+
+
+def a(digit):
+    """'a 3' / 'an 8'."""
+    return f"{'an' if digit == 8 else 'a'} {digit}"
+
+
+def roughness(images):
+    """Mean |difference| between neighbouring pixels per image `[N]`: low for clean strokes, high with noise left."""
+    return ((images[..., 1:, :] - images[..., :-1, :]).abs().mean(dim=(1, 2, 3))
+            + (images[..., 1:] - images[..., :-1]).abs().mean(dim=(1, 2, 3))) / 2
+
+
+def count_text(reads, label):
+    return f"{sum(r == label for r in reads)}/{len(reads)}"
+
+
+def switch_experiment(model, judge, label, other, seed, samples, scale, progress):
+    ts = sampling_timesteps(STEPS)
+    finals, reads = [], []
+    for k in range(STEPS + 1):
+        progress((k, STEPS + 1), desc=f"switch {label} → {other} at step {k}")
+        out = run(model, label, seed, samples, scale, Intervention(switch_to=other, switch_at=k))
+        finals.append(out["final"])
+        reads.append(readings(judge, out["final"], label))
+    headers = [f"k={k}" for k in range(STEPS + 1)]
+    image = figs.image_grid(torch.stack(finals, 1), headers, [f"sample {s + 1}" for s in range(samples)])
+    if reads[0] is None:
+        return image, figs.no_judge_figure(), "The judge did not load, so no digit is read."
+    overall, per_sample = decided_step(reads, label)
+    new_until = [k for k in range(STEPS + 1) if all(r == other for r in reads[k])]
+    lines = [f"- **Switch {label} → {other} at step k** (k = 0: {a(other)} from the start; k = {STEPS}: never "
+             f"switched, a plain {label}; {SAMPLER}, {STEPS} steps, s = {scale:g}, seed {seed}). The judge reads "
+             + ", ".join(f"k={k}: {'·'.join(str(r) for r in reads[k])}" for k in range(STEPS + 1)) + "."]
+    if overall is None:
+        lines.append(f"- Not every plain run reads as {a(label)}, so when it is decided is not defined here.")
+    else:
+        seen = "only t = " + str(ts[0]) if overall == 1 else f"t = {ts[0]}…{ts[overall - 1]}"
+        lines.append(
+            f"- **The digit is decided by step {overall}:** from k = {overall} on every sample stays {a(label)}; "
+            + ("the label never mattered after the first step. " if overall == 0
+               else f"the network had seen '{label}' at {seen} ({overall} of {STEPS} steps). ")
+            + "Per sample: " + ", ".join(str(k) for k in per_sample) + ". "
+            + (f"Every sample becomes {a(other)} while the switch comes by step {max(new_until)}."
+               if new_until and new_until == list(range(max(new_until) + 1))
+               else f"The switch turns every sample into {a(other)} at k = "
+               + (", ".join(map(str, new_until)) if new_until else "no k") + "."))
+    return image, figs.switch_figure(reads, label, other), "\n".join(lines)
+
+
+def cut_experiment(model, judge, label, seed, samples, scale, kind, blocks, progress):
+    depth = len(model.blocks)
+    sets = {"plain": (), f"cut {', '.join(map(str, blocks)) or 'none'}": blocks}
+    sets |= {f"block {b}": (b,) for b in range(depth)} | {f"all {depth}": tuple(range(depth))}
+    runs = {}
+    for i, (name, chosen) in enumerate(sets.items()):
+        progress((i, len(sets)), desc=f"{kind}: {name}")
+        where = {"null_blocks": chosen} if kind == "null label" else {"zero_gate_blocks": chosen}
+        runs[name] = run(model, label, seed, samples, scale, Intervention(**where))["final"]
+    names = list(runs)
+    image = figs.image_grid(torch.stack([runs[n] for n in names], 1), names,
+                            [f"sample {s + 1}" for s in range(samples)])
+    change = {n: float((runs[n] - runs["plain"]).pow(2).mean().sqrt()) for n in names}
+    reads = {n: readings(judge, runs[n], label) for n in names}
+    singles = [f"block {b}" for b in range(depth)]
+    by_change = sorted(singles, key=lambda n: -change[n])
+    how = "the null label instead of the digit" if kind == "null label" else "zero gates: the block adds nothing"
+    lines = [f"- **Cut a route ({how}), {label}s, s = {scale:g}, seed {seed}.** Pixel change from the plain run "
+             "(RMS on [−1, 1]) when one block alone is cut: "
+             + ", ".join(f"{n[6:]}: {change[n]:.2f}" for n in singles) + f"; largest: **{by_change[0]}**, "
+             f"smallest: {by_change[-1]}."]
+    if reads["plain"] is not None:
+        fraction = {n: sum(r == label for r in reads[n]) / samples for n in names}
+        carriers = [n[6:] for n in singles if fraction[n] < fraction["plain"]]
+        lines.append(
+            f"- **The judge reads {a(label)}** in {count_text(reads['plain'], label)} plain samples; with one block "
+            "cut: " + ", ".join(f"{n[6:]}: {count_text(reads[n], label)}" for n in singles)
+            + f"; {names[1]}: {count_text(reads[names[1]], label)} (reads {'·'.join(map(str, reads[names[1]]))}); "
+            f"all {depth} blocks: {count_text(reads[names[-1]], label)} (reads "
+            f"{'·'.join(map(str, reads[names[-1]]))}). "
+            + (f"Cutting block(s) {', '.join(carriers)} alone loses the digit in some samples, so they carry the "
+               "class; the others can be cut one at a time without losing it."
+               if carriers else "No single block's cut loses the digit: the class is carried redundantly.")
+            + (" (With every block cut, the final layer still gets the label.)" if kind == "null label" else ""))
+        plot = figs.cut_figure(names, fraction, change, label)
+    else:
+        plot = figs.cut_figure(names, None, change, label)
+    return image, plot, "\n".join(lines)
+
+
+def lie_experiment(model, judge, label, seed, samples, scale, t_mode, t_value, progress):
+    ts = sampling_timesteps(STEPS)
+    lie = Intervention(t_offset=t_value) if t_mode == "offset" else Intervention(t_constant=t_value)
+    told_name = (f"t' = t {'+' if t_value >= 0 else '−'} {abs(t_value)}" if t_mode == "offset" else f"t' = {t_value}")
+    progress((0, 2), desc="plain run")
+    plain = run(model, label, seed, samples, scale)
+    progress((1, 2), desc=f"told {told_name}")
+    lied = run(model, label, seed, samples, scale, lie)
+    told = [min(max(t + t_value, 0), NUM_TIMESTEPS - 1) if t_mode == "offset" else t_value for t in ts]
+    shown = min(samples, 3)
+    rows, names = [], []
+    for s in range(shown):
+        for name, out in (("plain", plain), (told_name, lied)):
+            rows.append(torch.cat([out["x0"][:, s], out["final"][s : s + 1]]))
+            names.append(f"{name}\nsample {s + 1}")
+    headers = [f"x0 t={t}" for t in ts] + ["final"]
+    image = figs.image_grid(torch.stack(rows), headers, names)
+    rms = (lied["x0"] - plain["x0"]).pow(2).mean(dim=(1, 2, 3, 4)).sqrt().numpy()
+    rough = {n: roughness(out["final"]).mean().item() for n, out in (("plain", plain), ("lied", lied))}
+    worst = int(np.argmax(rms))
+    lines = [f"- **Lie about t ({told_name}, clipped to 0..{NUM_TIMESTEPS - 1}; the sampler still uses the true t), "
+             f"{label}s, s = {scale:g}, seed {seed}.** The network was told "
+             + ", ".join(f"{true}→{seen}" for true, seen in zip(ts, told, strict=True))
+             + f". Its x0 predictions differ from the plain run's by RMS {rms[0]:.2f} at the first step, "
+             f"{rms[-1]:.2f} at the last, most at step {worst + 1} (t = {ts[worst]}: {rms[worst]:.2f}).",
+             f"- **Final images:** neighbouring pixels differ by {rough['lied']:.2f} on average vs "
+             f"{rough['plain']:.2f} plain ("
+             + ("rougher: noise the network did not remove" if rough["lied"] > rough["plain"]
+                else "smoother than the plain run") + ")."]
+    reads_plain, reads_lied = readings(judge, plain["final"], label), readings(judge, lied["final"], label)
+    if reads_plain is not None:
+        lines[-1] += (f" The judge reads {'·'.join(map(str, reads_lied))} ({count_text(reads_lied, label)} "
+                      f"{label}s) vs {'·'.join(map(str, reads_plain))} plain ({count_text(reads_plain, label)}).")
+    return image, figs.lie_figure(ts, told, rms), "\n".join(lines)
+
+
+def counterfactual_view(model, experiment, label, other_label, seed, samples, scale, t_mode, t_value, cut_kind,
+                        cut_blocks, judge=None, progress=None):
+    """(image, plotly figure, markdown) of one experiment, from the checked arguments of `validate_counterfactual`."""
+    progress = progress or (lambda value, desc=None: None)
+    model.eval()
+    if experiment == "switch the label":
+        return switch_experiment(model, judge, label, other_label, seed, samples, scale, progress)
+    if experiment == "cut a route":
+        return cut_experiment(model, judge, label, seed, samples, scale, cut_kind, cut_blocks, progress)
+    return lie_experiment(model, judge, label, seed, samples, scale, t_mode, t_value, progress)

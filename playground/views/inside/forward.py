@@ -1,0 +1,219 @@
+"""View: inside the DiT. One real sampling trajectory, and the shipped model's own tensors at each of its steps.
+
+`inside_view` samples a digit (DPM-Solver++(2M), 8 steps, s = INSIDE_SCALE), keeps x_t at every step, and traces
+the model's conditional forward on all 8 x_t in one batch (`inside_trace.trace_forward`: hooks on the model, its
+output is `model(x, t, y)` itself). Figures (`inside_figures`) and sentences are computed from those tensors only.
+`DEFAULTS` are its arguments' defaults and the widgets' initial values; `PRESETS` the one-click demos.
+"""
+
+from types import MappingProxyType
+
+import numpy as np
+import torch
+
+from playground.diffusion import alpha_sigma, sampling_timesteps
+from playground.inputs import MAX_SEED, as_int
+from playground.model import DiT, DiTConfig
+from playground.plots import cosine_similarity_matrix
+from playground.sampling import sample_guided
+from playground.views.inside import forward_figures as figs
+from playground.views.inside import trace as tr
+
+STEPS = 8  # sampling steps of the trajectory (DPM-Solver++(2M))
+SAMPLER = "dpm++2m"
+INSIDE_SCALE = 4.0  # guidance scale of the trajectory (DiT's sample.py default)
+DEFAULTS = MappingProxyType(
+    {"label": 3, "seed": 0, "step": 4, "block": 2, "head": 0, "query_row": 3, "query_col": 3}
+)
+PRESETS = {  # one-click demos, arguments in the order of DEFAULTS
+    "A 3 half-way, centre patch": dict(DEFAULTS),
+    "Pure noise (t = 999)": {**DEFAULTS, "label": 7, "seed": 1, "step": 1, "block": 0, "query_row": 1,
+                             "query_col": 3},
+    "An almost clean 8 (t = 0)": {**DEFAULTS, "label": 8, "seed": 2, "step": STEPS, "block": 5, "head": 1,
+                                  "query_row": 2, "query_col": 3},
+}
+
+
+def validate_inside(label, seed, step, block, head, query_row, query_col, config=None):
+    """Checked arguments for a model of `config` (default: DiT-Tiny/4's), or ValueError naming the field."""
+    config = config or DiTConfig()
+    grid = config.input_size // config.patch_size
+    return (
+        as_int(label, "class", 0, config.num_classes - 1),  # the null class is not a digit to draw
+        as_int(seed, "seed", 0, MAX_SEED),
+        as_int(step, "step", 1, STEPS),
+        as_int(block, "block", 0, config.depth - 1),
+        as_int(head, "head", 0, config.num_heads - 1),
+        as_int(query_row, "query row", 0, grid - 1),
+        as_int(query_col, "query column", 0, grid - 1),
+    )
+
+
+def trajectory(model, label, seed):
+    """x_t `[STEPS, C, H, W]` at every step of a real guided run, the sampler's eps_c there, and the sample."""
+    xs, eps_cond = [], []
+
+    def keep(state):
+        xs.append(state["x_t"][0, 0].clone())
+        eps_cond.append(state["eps_cond"][0, 0].clone())
+
+    scale = INSIDE_SCALE if model.null_class is not None else 1.0  # a model without a null row cannot guide
+    final = sample_guided(model, [label], [scale], steps=STEPS, seed=seed, sampler=SAMPLER, on_step=keep)
+    return torch.stack(xs), torch.stack(eps_cond), final[0, 0], scale
+
+
+@torch.no_grad()
+def fresh_block_changes(model, x, t, y):
+    """A freshly initialised DiT of the same config (seeded, global RNG untouched) on the same inputs:
+    per block max |x_out - x_in| and max |gate|, and max |output|. adaLN-Zero makes them all exactly 0."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        fresh = DiT(**model.config_dict()).eval()
+    rec = tr.trace_forward(fresh, x, t, y)
+    change = [float((b["x_out"] - b["x_in"]).abs().max()) for b in rec["blocks"]]
+    gate = [float(max(b["modulation"]["gate_msa"].abs().max(), b["modulation"]["gate_mlp"].abs().max()))
+            for b in rec["blocks"]]
+    return {"change": change, "gate": gate, "out": float(rec["out"].abs().max())}
+
+
+def position_facts(model):
+    """The 2-D sin-cos table's structure, measured: which half varies with column / row, and sin-first vs cos-first."""
+    pos = model.pos_embed[0].detach().double()
+    d = pos.shape[1]
+    grid = int(round(pos.shape[0] ** 0.5))
+    cube = pos.reshape(grid, grid, d)  # [row, col, D]
+    first, second = cube[..., : d // 2], cube[..., d // 2 :]
+    t0 = model.t_embedder.sinusoid(torch.zeros(1))[0].double()
+    quarter = d // 4
+    return {
+        "d": d,
+        "first_across_rows": float((first - first[:1]).abs().max()),  # same column, different rows
+        "first_across_cols": float((first - first[:, :1]).abs().max()),
+        "second_across_cols": float((second - second[:, :1]).abs().max()),
+        "second_across_rows": float((second - second[:1]).abs().max()),
+        "origin_sin": float(pos[0, :quarter].abs().max()),  # patch (0, 0): sin(0) = 0 first ...
+        "origin_cos": float((pos[0, quarter : 2 * quarter] - 1).abs().max()),  # ... then cos(0) = 1
+        "t0_first": float(t0[: t0.shape[0] // 2].mean()),  # timestep embedding at t = 0: cos(0) = 1 first
+        "t_dim": t0.shape[0],
+    }
+
+
+def _argmax_cell(values, grid):
+    return divmod(int(np.argmax(values)), grid)
+
+
+def inside_summary(s):
+    """Sentences from the numbers of `inside_view` (`s` holds them)."""
+    g, (qr, qc), b, h, k = s["grid"], s["query"], s["block"], s["head"], s["step"]
+    w = s["weights"][k - 1, b, h, qr * g + qc]
+    top = _argmax_cell(w, g)
+    dist = s["distance"]  # [steps, depth, heads]
+    here = dist[k - 1]
+    lo, hi = np.unravel_index(np.argmin(here), here.shape), np.unravel_index(np.argmax(here), here.shape)
+    trend = dist[:, b, h]
+    writes_attn, writes_mlp, stream = s["writes_attn"], s["writes_mlp"], s["stream"]  # [steps, depth]
+    rel = (writes_attn + writes_mlp) / stream
+    pos, fresh = s["position"], s["fresh"]
+    gates = s["gates"]  # [depth, 2] mean |gate_msa|, |gate_mlp| at this step
+    lines = [
+        f"- **This x_t** is step {k} of {STEPS} (t = {s['ts'][k - 1]}) of a real {SAMPLER} run of a {s['label']} "
+        f"(s = {s['scale']:g}, seed {s['seed']}). The traced forward's ε equals the sampler's ε_c at this step to "
+        f"max |Δ| = {s['eps_match']:.1e} (different batch, same model).",
+        f"- **Attention, block {b} head {h}:** patch (row {qr}, col {qc}) puts its largest weight, {w.max():.3f}, on "
+        f"patch (row {top[0]}, col {top[1]}) (a uniform head would give each of the {g * g} patches "
+        f"{1 / (g * g):.3f}); {np.sort(w)[::-1][:5].sum():.0%} of its attention goes to its top 5 patches.",
+        f"- **Mean attention distance** at this step runs from {here[lo]:.1f} px (block {lo[0]}, head {lo[1]}) to "
+        f"{here[hi]:.1f} px (block {hi[0]}, head {hi[1]}). For block {b} head {h} it is {trend[0]:.1f} px at "
+        f"t = {s['ts'][0]} and {trend[-1]:.1f} px at t = {s['ts'][-1]}: "
+        + ("about the same from noisy to clean." if abs(trend[-1] - trend[0]) < 0.05 * trend[0]
+           else "more local as the image gets cleaner." if trend[-1] < trend[0]
+           else "wider as the image gets cleaner."),
+        f"- **adaLN-Zero at work (step {k}):** the largest attention write is block "
+        f"{int(np.argmax(writes_attn[k - 1]))} ({writes_attn[k - 1].max():.2f} per token), the largest MLP write "
+        f"block {int(np.argmax(writes_mlp[k - 1]))} ({writes_mlp[k - 1].max():.2f}). Relative to the stream each "
+        f"block reads, the blocks add {rel[0].min():.0%}–{rel[0].max():.0%} at t = {s['ts'][0]} and "
+        f"{rel[-1].min():.0%}–{rel[-1].max():.0%} at t = {s['ts'][-1]}.",
+        f"- **Gates at initialisation vs trained:** a freshly initialised DiT of this config, on the same x_t, has "
+        f"max |gate| = {max(fresh['gate']):g} and max |x_out − x_in| = {max(fresh['change']):g} in every block and "
+        f"outputs max |ε| = {fresh['out']:g}: "
+        + ("each block starts as the identity and the model predicts zero noise. "
+           if max(fresh["change"]) == 0 and fresh["out"] == 0 else "its blocks are not the identity. ")
+        + "Trained, at this step: "
+        + ", ".join(f"block {i} |gate_msa| {a:.2f} / |gate_mlp| {m:.2f}" for i, (a, m) in enumerate(gates))
+        + " (mean over the hidden units).",
+        f"- **Position embedding:** its first {pos['d'] // 2} numbers are the same for every patch of a column "
+        f"(max difference across rows {pos['first_across_rows']:.1g}, across columns "
+        f"{pos['first_across_cols']:.2f}), the last {pos['d'] // 2} the same along a row "
+        f"({pos['second_across_cols']:.1g} vs {pos['second_across_rows']:.2f}): first half = column, second = row. "
+        f"At patch (0, 0) numbers 0–{pos['d'] // 4 - 1} are {pos['origin_sin']:.1g} = sin 0 and the next "
+        f"{pos['d'] // 4} are 1 ± {pos['origin_cos']:.1g} = cos 0 (sin first), while the timestep embedding at t = 0 "
+        f"has mean {pos['t0_first']:.2f} in its first {pos['t_dim'] // 2} numbers (cos 0 = 1: cos first).",
+        f"- **Final layer:** mean |shift| {s['final_shift']:.2f}, 1 + scale from {s['final_scale'][0]:.2f} to "
+        f"{s['final_scale'][1]:.2f}; its Linear turns each token into {s['patch_numbers']} numbers, unpatchify lays "
+        f"them out as a {s['p']}×{s['p']} patch: ε has std {s['eps_std']:.2f} (pure noise has 1), the implied x0 "
+        f"(x_t − σ ε) / α spans {s['x0_range'][0]:.2f} to {s['x0_range'][1]:.2f}.",
+    ]
+    return "\n".join(lines)
+
+
+@torch.no_grad()
+def inside_view(model, label=DEFAULTS["label"], seed=DEFAULTS["seed"], step=DEFAULTS["step"],
+                block=DEFAULTS["block"], head=DEFAULTS["head"], query_row=DEFAULTS["query_row"],
+                query_col=DEFAULTS["query_col"]):
+    """Everything the tab shows for one digit, seed, step (1..STEPS), block, head and query patch."""
+    label, seed, step, block, head, query_row, query_col = validate_inside(
+        label, seed, step, block, head, query_row, query_col, model.config)
+    model.eval()
+    ts = sampling_timesteps(STEPS)
+    xs, eps_cond, _, scale = trajectory(model, label, seed)
+    t = torch.tensor(ts, dtype=torch.float32)
+    y = torch.full((STEPS,), label, dtype=torch.long)
+    rec = tr.trace_forward(model, xs, t, y)
+    p, g = model.patch_size, model.config.input_size // model.patch_size
+    heads = model.num_heads
+    weights = torch.stack([tr.attention_weights(b["qkv"], heads) for b in rec["blocks"]], 1).numpy()
+    distances = tr.patch_distances(g, p)
+    distance = np.stack([tr.mean_attention_distance(torch.from_numpy(weights[:, i]), distances)
+                         for i in range(len(model.blocks))], 1)  # [steps, depth, heads]
+    writes = [tr.branch_writes(b) for b in rec["blocks"]]
+    writes_attn = np.stack([w["attn"].mean(1) for w in writes], 1)  # [steps, depth]
+    writes_mlp = np.stack([w["mlp"].mean(1) for w in writes], 1)
+    stream = np.stack([w["stream"].mean(1) for w in writes], 1)
+    k = step - 1
+    x_k, eps_k = xs[k, 0].numpy(), rec["out"][k, 0].numpy()
+    alpha, sigma = alpha_sigma(ts[k])
+    x0_k = (x_k - sigma * eps_k) / alpha
+    pos = model.pos_embed[0].detach().numpy()
+    tokens16 = xs[k : k + 1].unfold(2, p, p).unfold(3, p, p).reshape(g * g, p * p).numpy()  # row-major patches
+    fresh = fresh_block_changes(model, xs[k : k + 1], t[k : k + 1], y[k : k + 1])
+    final = rec["final"]
+    numbers = {
+        "grid": g, "p": p, "query": (query_row, query_col), "block": block, "head": head, "step": step,
+        "label": label, "seed": seed, "scale": scale, "ts": ts, "weights": weights, "distance": distance,
+        "writes_attn": writes_attn, "writes_mlp": writes_mlp, "stream": stream, "fresh": fresh,
+        "position": position_facts(model),
+        "gates": np.array([[float(b["modulation"]["gate_msa"][k].abs().mean()),
+                            float(b["modulation"]["gate_mlp"][k].abs().mean())] for b in rec["blocks"]]),
+        "eps_match": float((rec["out"][:, : model.in_channels] - eps_cond).abs().max()),
+        "final_shift": float(final["shift"][k].abs().mean()),
+        "final_scale": (float(1 + final["scale"][k].min()), float(1 + final["scale"][k].max())),
+        "patch_numbers": final["patches"].shape[-1], "eps_std": float(eps_k.std()),
+        "x0_range": (float(x0_k.min()), float(x0_k.max())),
+    }
+    query = query_row * g + query_col
+    step_names = [f"step {i + 1}, t = {t_i}" for i, t_i in enumerate(ts)]
+    return {
+        "shape_walk": tr.shape_walk(model, rec, xs, f"N = the {STEPS} steps of the trajectory in one batch"),
+        "summary": inside_summary(numbers),
+        "patchify": figs.patchify_figure(x_k, tokens16, rec["tokens"][k].numpy(), pos,
+                                         cosine_similarity_matrix(pos), (query_row, query_col), p, step_names[k]),
+        "attention": figs.attention_grid_figure(x_k, weights[k, :, :, query], (query_row, query_col), p,
+                                                step_names[k]),
+        "attention_t": figs.attention_over_t_figure(xs[:, 0].numpy(), weights[:, block, head, query],
+                                                    (query_row, query_col), p, step_names, block, head),
+        "distance": figs.distance_figure(ts, distance),
+        "writes": figs.writes_figure(ts, writes_attn, writes_mlp, stream),
+        "write_maps": figs.write_maps_figure(np.stack([w["attn"][k] for w in writes]),
+                                             np.stack([w["mlp"][k] for w in writes]), g, step_names[k]),
+        "final": figs.final_figure(x_k, final["patches"][k].numpy(), eps_k, x0_k, step_names[k]),
+    }
