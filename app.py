@@ -18,13 +18,11 @@ def main(argv=None):
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     args = parser.parse_args(argv)
-    # The process-wide settings (glibc's malloc thresholds, the C line splitter) are the program's to apply,
-    # not the library's on import; before gradio is imported, since the line splitter speeds up that import.
-    # glibc reads its MALLOC_* environment variables only when a process starts, so setting them here would do
-    # nothing (the Space's settings or a launcher can); mallopt works at any time. See playground/process.py.
+    # The process-wide settings (the C line splitter) are the program's to apply, not the library's on import;
+    # before gradio is imported, since the line splitter speeds up that import. See playground/process.py.
     apply_process_settings()
 
-    from playground.ui import launch_app  # imports gradio
+    from playground.ui.app import launch_app  # imports gradio
 
     trim_freed_memory_periodically()  # a server's own setting, unlike those above: the command lines exit
 

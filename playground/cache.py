@@ -128,13 +128,12 @@ class Cache:
             self.bytes -= self._values.popitem(last=False)[1][1]
 
     def memoise(self, fn):
-        """`fn`, its results kept here by `(fn's name, arguments)`. Arguments that cannot be a key (a list where a
-        number belongs, sent by a client) skip the cache and reach `fn`, whose validator names the field."""
-        name = f"{fn.__module__}.{fn.__qualname__}"
+        """`fn`, its results kept here by `(fn, arguments)`. Arguments that cannot be a key (a list where a number
+        belongs, sent by a client) skip the cache and reach `fn`, whose validator names the field."""
 
         @functools.wraps(fn)
         def call(*args, **kwargs):
-            key = (name, args, tuple(sorted(kwargs.items())))
+            key = (fn, args, tuple(sorted(kwargs.items())))
             try:
                 hash(key)
             except TypeError:

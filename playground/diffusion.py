@@ -13,9 +13,6 @@ NUM_TIMESTEPS = 1000
 # (`python -m playground.bench` prints both) at a sixth of the cost. The reference path:
 DEFAULT_SAMPLER, DEFAULT_STEPS = "dpm++2m", 8
 REFERENCE_SAMPLER, REFERENCE_STEPS = "ddim", 50
-# The sweep the app's CFG tab opens with (and `python -m playground.bench` times): a digit, drawn this many
-# times per scale, at these guidance scales.
-DEFAULT_LABEL, DEFAULT_SAMPLES, DEFAULT_SCALES = 3, 4, (0.0, 1.0, 2.0, 4.0, 7.0, 10.0)
 
 
 def linear_alphas_cumprod(num_timesteps=NUM_TIMESTEPS, beta_start=1e-4, beta_end=0.02):

@@ -6,7 +6,6 @@ this model and the reference implementation unchanged.
 """
 
 import copy
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
@@ -27,46 +26,6 @@ def modulate(x, shift, scale):
 def gated_residual(x, gate, branch):
     """x + gate * branch, `gate` `[N, D]` broadcast over tokens; one pass (`addcmul`), like `modulate`."""
     return torch.addcmul(x, gate.unsqueeze(1), branch)
-
-
-# Inference on a CPU runs each Linear through oneDNN's linear kernel, with the MLP's tanh GELU fused into it:
-# the bias and the GELU are applied while the output tile is still in cache, instead of in two more passes over
-# a [N*T, 4D] tensor that does not fit in it. Training, autograd, autocast and other devices take the plain path.
-# `python -m playground.bench` times both paths in one run (row 3) and prints how far their samples differ.
-FUSED_AVAILABLE = torch.backends.mkldnn.is_available()
-_fused_kernels = {"on": FUSED_AVAILABLE}
-
-
-@contextmanager
-def plain_kernels():
-    """Within this block every forward takes the plain (reference) path: the bench and the tests compare the two."""
-    was = _fused_kernels["on"]
-    _fused_kernels["on"] = False
-    try:
-        yield
-    finally:
-        _fused_kernels["on"] = was
-
-
-def uses_fused_kernels(x, weight):
-    return (_fused_kernels["on"] and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
-            and not torch.is_grad_enabled() and not torch.is_autocast_enabled("cpu"))
-
-
-def linear(x, layer, tanh_gelu=False):
-    """`layer(x)`, followed by the tanh GELU when asked, fused into one oneDNN kernel where it applies."""
-    if uses_fused_kernels(x, layer.weight):
-        return torch.ops.mkldnn._linear_pointwise(x, layer.weight, layer.bias, "gelu" if tanh_gelu else "none", [],
-                                                  "tanh" if tanh_gelu else "")
-    out = F.linear(x, layer.weight, layer.bias)
-    return F.gelu(out, approximate="tanh") if tanh_gelu else out
-
-
-class Linear(nn.Linear):
-    """`nn.Linear` (same parameters, same state-dict keys, hooks still fire) that runs `linear` above."""
-
-    def forward(self, x):
-        return linear(x, self)
 
 
 #################################################################################
@@ -147,8 +106,8 @@ class Attention(nn.Module):
     def __init__(self, dim, num_heads):
         super().__init__()
         self.num_heads = num_heads
-        self.qkv = Linear(dim, dim * 3, bias=True)
-        self.proj = Linear(dim, dim)
+        self.qkv = nn.Linear(dim, dim * 3, bias=True)
+        self.proj = nn.Linear(dim, dim)
 
     def forward(self, x):
         n, t, d = x.shape
@@ -162,13 +121,11 @@ class Mlp(nn.Module):
 
     def __init__(self, dim, hidden_dim):
         super().__init__()
-        self.fc1 = Linear(dim, hidden_dim)
+        self.fc1 = nn.Linear(dim, hidden_dim)
         self.act = nn.GELU(approximate="tanh")
-        self.fc2 = Linear(hidden_dim, dim)
+        self.fc2 = nn.Linear(hidden_dim, dim)
 
     def forward(self, x):
-        if uses_fused_kernels(x, self.fc1.weight):
-            return self.fc2(linear(x, self.fc1, tanh_gelu=True))  # fc1 and act in one kernel
         return self.fc2(self.act(self.fc1(x)))
 
 
@@ -208,7 +165,7 @@ class FinalLayer(nn.Module):
     def __init__(self, hidden_size, patch_size, out_channels):
         super().__init__()
         self.norm_final = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
-        self.linear = Linear(hidden_size, patch_size * patch_size * out_channels, bias=True)
+        self.linear = nn.Linear(hidden_size, patch_size * patch_size * out_channels, bias=True)
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 2 * hidden_size, bias=True))
 
     def forward(self, x, c):
@@ -340,7 +297,7 @@ class DiT(nn.Module):
 
     def float64_twin(self):
         """A float64 copy that takes the same float32 inputs and returns float32: float32's own rounding error
-        is what the bench and the tests hold each kernel path against (the fused kernels are float32 only)."""
+        is what the bench and the tests hold the model's float32 samples against."""
         twin = copy.deepcopy(self).double()
         sinusoid = twin.t_embedder.sinusoid
         twin.t_embedder.sinusoid = lambda t: sinusoid(t).double()

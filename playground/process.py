@@ -2,11 +2,10 @@
 `bench` command lines call `apply_process_settings()` first thing in `main`.
 
 Importing any `playground` module changes nothing outside it (a notebook that imports `playground.model`
-keeps its allocator as it was). Each setting has an environment switch ("0" turns it off) that
-`python -m playground.bench` uses to measure it; docs/performance.md has the figures.
-
-glibc reads its `MALLOC_*` environment variables once, when the process starts, so setting them from Python
-does nothing; a launcher or the Space's settings can set them, and `mallopt` (below) works at any time.
+keeps Python as it was). Each setting has an environment switch ("0" turns it off) that
+`python -m playground.bench` uses to measure it; docs/performance.md has the figures, per CPU. A setting stays
+only where it wins on every CPU measured: glibc's malloc thresholds, tuned once, lost on an AMD EPYC and tied
+on an Intel Xeon, so glibc keeps its defaults.
 """
 
 import ast
@@ -18,28 +17,8 @@ import sys
 import threading
 import time
 
-MALLOC_TUNING_ENV = "PLAYGROUND_MALLOC_TUNING"  # "0" keeps glibc's defaults
 MEMORY_TRIM_ENV = "PLAYGROUND_MEMORY_TRIM_S"  # seconds between trims of the server's freed memory; "0": never
 FAST_SOURCE_LINES_ENV = "PLAYGROUND_FAST_SOURCE_LINES"  # "0" keeps Python 3.11's own line splitter
-
-
-def keep_freed_memory_for_reuse():
-    """Make glibc keep freed tensor memory for reuse instead of returning it to the OS; True if it did.
-
-    A sampling step allocates activations of a few MB each. With glibc's default thresholds such
-    blocks are fresh mmaps, or get trimmed off the heap when freed, so every step page-faults its
-    activations in again: about a fifth of a CFG sweep on 2 cores. Fixed thresholds keep up to 256 MB
-    of freed memory. Nothing happens off glibc (macOS, Windows).
-    """
-    if os.environ.get(MALLOC_TUNING_ENV) == "0":
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    mallopt = getattr(libc(), "mallopt", None)
-    if mallopt is None:
-        return False
-    mallopt(m_mmap_threshold, 32 << 20)
-    mallopt(m_trim_threshold, 256 << 20)
-    return True
 
 
 def libc():
@@ -53,9 +32,9 @@ def trim_freed_memory_periodically(default_interval_s=10.0):
     """For a long-running server: a daemon thread that hands the allocator's free pages back to the OS every few
     seconds (glibc's `malloc_trim`). Returns the thread, or None (no glibc, or switched off).
 
-    A burst of concurrent requests leaves hundreds of MB freed but kept by the allocator: the thresholds above, and
-    glibc's per-thread arenas, which no threshold trims. Trimming only every few seconds keeps the point of the
-    thresholds (a sweep's steps reuse their memory) and puts a bound on what a server keeps after a burst.
+    A burst of concurrent requests leaves hundreds of MB freed but kept by the allocator, in glibc's per-thread
+    arenas, which its own trim threshold never trims. Trimming only every few seconds lets a sweep's steps reuse
+    their memory and puts a bound on what a server keeps after a burst.
     """
     interval = float(os.environ.get(MEMORY_TRIM_ENV, default_interval_s))
     malloc_trim = getattr(libc(), "malloc_trim", None)
@@ -97,5 +76,4 @@ def split_source_lines_in_c():
 def apply_process_settings():
     """Apply every process-wide setting (each unless its switch is "0"); call once, at a program's start,
     before gradio is imported."""
-    keep_freed_memory_for_reuse()
     split_source_lines_in_c()

@@ -1,7 +1,7 @@
 """Where a cold start of the app goes, phase by phase, in one fresh process: `python scripts/cold_start_breakdown.py`.
 
-Repeats what `app.py` does (process settings, imports, `ui.build_app`, launch, the first page) with a clock around
-each phase, and splits the app's build into our tabs and gradio's own work: gradio builds its FastAPI app when a
+Repeats what `app.py` does (process settings, imports, `ui.app.build_app`, launch, the first page) with a clock around
+each phase, and splits the app's build into our pages and gradio's own work: gradio builds its FastAPI app when a
 Blocks is created, when its `with` block closes, when `queue()` is called and again in `launch()`. Not run by CI;
 `python -m playground.bench --parts launches` measures whole launches against the floor.
 """
@@ -32,25 +32,23 @@ def main():
     import torch  # noqa: F401
 
     phase("process settings, import gradio and torch (the floor)")
-    from playground import ui
     from playground.bench.launch import free_port
-    from playground.ui import shared
+    from playground.ui import app, serving, turns
 
     phase("import playground.ui (views, plots)")
-    shared.get_model(), shared.get_judge()
+    model, model_error = serving.get_model()
+    serving.get_judge()
     phase("load the model and the judge (safetensors)")
     demo = gr.Blocks(title="DiT Playground", fill_width=True)
     phase("gr.Blocks(): gradio builds its app (1st time)")
     with demo:
-        with gr.Tabs():
-            for tab in ui.TABS:
-                tab.build_tab(*shared.get_model())
-        phase("our eight tabs: components and events")
+        app.build_chapters(demo, model, model_error)
+        phase("our chapters and pages: components and events")
     phase("closing the Blocks: gradio builds its config and app (2nd time)")
-    demo.queue(max_size=shared.QUEUE_MAX_SIZE, default_concurrency_limit=shared.VIEW_CONCURRENCY)
+    demo.queue(max_size=turns.QUEUE_MAX_SIZE, default_concurrency_limit=turns.VIEW_CONCURRENCY)
     phase("demo.queue(): gradio builds its app (3rd time)")
     port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, **ui.LAUNCH_KWARGS)
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH_KWARGS)
     phase("launch(): gradio builds its app (4th time), starts the server")
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
         assert response.status == 200

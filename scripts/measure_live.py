@@ -1,4 +1,4 @@
-"""Measure the guidance tab's live parts (issue 16, items 1-2); not run by CI or pytest.
+"""Measure the CFG page's live parts (issue 16, items 1-2); not run by CI or pytest.
 
     .venv/bin/python scripts/measure_live.py [--moves 20] [--rounds 7]
 
@@ -78,7 +78,6 @@ def p95(values):
 def in_process(rounds):
     """Medians (ms) of the live column, the default sweep, and the sweep view unstreamed and streamed."""
     from playground.checkpoint import load_pretrained
-    from playground.diffusion import DEFAULT_LABEL, DEFAULT_SAMPLER, DEFAULT_SAMPLES, DEFAULT_SCALES, DEFAULT_STEPS
     from playground.guidance import Guidance
     from playground.judge import load_judge
     from playground.process import apply_process_settings
@@ -88,17 +87,18 @@ def in_process(rounds):
 
     apply_process_settings()
     model, judge = load_pretrained(), load_judge()
-    args = cfg_sweep.validate_sweep(*cfg_sweep.DEFAULTS.values())
+    request = cfg_sweep.validate_sweep(*cfg_sweep.DEFAULTS.values())
+    column = live.LiveRequest(request.label, live.LIVE_SCALE, request.samples, request.seed)
     work = {
         "live column, pure (4 samples, 1 scale)":
-            lambda: live.sample_column(model, DEFAULT_LABEL, live.LIVE_SCALE, DEFAULT_SAMPLES, 0),
+            lambda: live.sample_column(model, column),
         "live column + judge + picture":
-            lambda: live.live_column(model, DEFAULT_LABEL, live.LIVE_SCALE, DEFAULT_SAMPLES, 0, judge),
+            lambda: live.live_column(model, column, judge),
         "default sweep, sample_guided": lambda: sample_guided(
-            model, [DEFAULT_LABEL] * DEFAULT_SAMPLES, list(DEFAULT_SCALES), steps=DEFAULT_STEPS, seed=0,
-            sampler=DEFAULT_SAMPLER, guidance=Guidance(clip=True)),
-        "sweep view, unstreamed": lambda: cfg_sweep.sweep_view(model, *args, judge=judge),
-        "sweep view, streamed (all frames)": lambda: list(live.stream_sweep(model, args, judge=judge)),
+            model, [request.label] * request.samples, list(request.scales), steps=request.steps, seed=0,
+            sampler=request.sampler, guidance=Guidance(clip=True)),
+        "sweep view, unstreamed": lambda: cfg_sweep.sweep_view(model, request, judge=judge),
+        "sweep view, streamed (all frames)": lambda: list(live.stream_sweep(model, request, judge=judge)),
     }
     times = {name: [] for name in work}
     for round_ in range(rounds + 1):  # interleaved, so the machine's load falls on every row alike; round 0 warms
@@ -122,12 +122,7 @@ def in_browser(moves, streamed=True):
         page.goto(url, wait_until="domcontentloaded")
         page.get_by_role("tab").first.wait_for(timeout=TIMEOUT_MS)
         wait_for_openings(log)  # the warm-up samples too: measure after it, as a visitor who came later
-        tab = page.get_by_role("tab", name=re.compile("Classifier-free"))
-        if tab.count():
-            tab.click()
-        else:
-            page.get_by_role("button", name="More tabs").click()
-            page.locator(".overflow-dropdown button", has_text=re.compile("Classifier-free")).click()
+        page.get_by_role("tab", name="Guidance", exact=True).click()  # its first page is the CFG page
         page.locator(LIVE).wait_for(timeout=TIMEOUT_MS)
         values = [round(1.0 + (k * 2.3) % 12, 1) for k in range(moves + 2)]
         page.evaluate(MOVE, [LIVE, "#cfg-live-column img", 9.9])  # warm-up

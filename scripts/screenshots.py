@@ -1,12 +1,12 @@
-"""Screenshots of every tab at 1280x720 for the README: `python scripts/screenshots.py [--out docs/screenshots]`.
+"""Screenshots of every page at 1280x720 for the README: `python scripts/screenshots.py [--out docs/screenshots]`.
 
-Launches the app as the README does (`python app.py`), opens each tab in headless Chromium (Debian's
-`/usr/bin/chromium`, driven by playwright), waits until the tab shows its result, and saves the first screen.
+Launches the app as the README does (`python app.py`), opens each page of each chapter in headless Chromium
+(Debian's `/usr/bin/chromium`, driven by playwright), waits until the page shows its result, and saves the first
+screen as `<chapter>_<page>.png`.
 Not part of the test suite (tests/test_browser.py checks the same pages).
 """
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
@@ -15,27 +15,19 @@ sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).
 from live_app import REPO, running_app, wait_for_openings  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from playground.chapters import CHAPTERS  # noqa: E402
+
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
-TABS = [  # (tab name, file name, a selector that appears once the tab shows its result)
-    ("Timestep embedding", "1_timestep_embedding", ".js-plotly-plot"),
-    ("With vs without the MLP", "2_mlp", ".js-plotly-plot"),
-    ("Inside the DiT", "3_inside_the_dit", ".js-plotly-plot"),
-    ("Classifier-free guidance", "4_cfg", "#cfg-grid img"),
-    ("Guidance lab", "5_guidance_lab", "#lab-grid img"),
-    ("Why label dropout", "6_label_dropout", "#dropout-grid img"),
-    ("Classifier guidance", "7_classifier_guidance", "#cg-grid img"),
-    ("The model", "8_model", ".js-plotly-plot"),
-]
+READY = {  # page id -> a selector that appears once the page shows its result
+    "decided": "#counterfactual-grid img", "cfg": "#cfg-grid img", "variants": "#lab-grid img",
+    "dropout": "#dropout-grid img", "classifier": "#cg-grid img",
+}
 
 
-def open_tab(page, name):
-    tab = page.get_by_role("tab", name=re.compile(name))
-    if tab.count():
-        tab.first.click()
-        return
-    page.get_by_role("button", name="More tabs").click()
-    page.locator(".overflow-dropdown button", has_text=re.compile(name)).click()
+def open_page(page, chapter, shown):
+    page.get_by_role("tab", name=chapter.label, exact=True).click()
+    page.get_by_role("tab", name=shown.label, exact=True).filter(visible=True).click()
 
 
 def main():
@@ -48,15 +40,18 @@ def main():
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(url, wait_until="domcontentloaded")
         page.get_by_role("tab").first.wait_for(timeout=180_000)
-        print(wait_for_openings(out / "app.log"), flush=True)  # visit the tabs as a visitor after the warm-up would
-        for name, file_name, ready in TABS:
-            t0 = time.perf_counter()
-            open_tab(page, name)
-            page.locator(f"{ready}:visible").first.wait_for(timeout=180_000)
-            shown = time.perf_counter() - t0
-            page.wait_for_timeout(1500)  # let plotly finish drawing
-            page.screenshot(path=str(out / f"{file_name}.png"))
-            print(f"{name}: {shown * 1000:.0f} ms from click to its result -> {file_name}.png", flush=True)
+        print(wait_for_openings(out / "app.log"), flush=True)  # visit the pages as a visitor after the warm-up would
+        for chapter in CHAPTERS:
+            for shown in chapter.pages:
+                t0 = time.perf_counter()
+                open_page(page, chapter, shown)
+                page.locator(f"{READY.get(shown.id, '.js-plotly-plot')}:visible").first.wait_for(timeout=180_000)
+                seconds = time.perf_counter() - t0
+                page.wait_for_timeout(1500)  # let plotly finish drawing
+                file_name = f"{chapter.id}_{shown.id}.png"
+                page.screenshot(path=str(out / file_name))
+                print(f"{chapter.label} / {shown.label}: {seconds * 1000:.0f} ms from click to its result -> "
+                      f"{file_name}", flush=True)
         browser.close()
     (out / "app.log").unlink()
 

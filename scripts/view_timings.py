@@ -17,8 +17,9 @@ from playground.assets import AUTOGUIDE_WEAK, COMPANIONS  # noqa: E402
 from playground.checkpoint import load_pretrained  # noqa: E402
 from playground.judge import load_judge  # noqa: E402
 from playground.noisy_classifier import load_classifier  # noqa: E402
-from playground.views import label_dropout  # noqa: E402
 from playground.views.guidance import classifier as classifier_guidance
+from playground.views.guidance import dropout as label_dropout  # noqa: E402
+from playground.views.guidance import step as guided_step  # noqa: E402
 from playground.views.guidance import variants as guidance_lab
 from playground.views.guidance.curves import load_tradeoff  # noqa: E402
 
@@ -31,16 +32,16 @@ def main():
     model, judge, tradeoff = load_pretrained(), load_judge(), load_tradeoff()
     weak, classifier = load_pretrained(AUTOGUIDE_WEAK), load_classifier()
     companions = {rate: load_pretrained(path) for rate, path in COMPANIONS.items()}
-    step, lab = guidance_lab.STEP_DEFAULTS, guidance_lab.LAB_DEFAULTS
+    step, lab = guided_step.STEP_DEFAULTS, guidance_lab.LAB_DEFAULTS
     drop, cg = label_dropout.DEFAULTS, classifier_guidance.DEFAULTS
     views = {
-        "/guided_step": lambda: guidance_lab.guided_step_view(model, *step.values()),
-        "/guidance_lab": lambda: guidance_lab.lab_view(model, *lab.values(), judge=judge, weak_model=weak,
-                                                       tradeoff=tradeoff),
+        "/guided_step": lambda: guided_step.guided_step_view(model, guided_step.validate_step(*step.values())),
+        "/guidance_lab": lambda: guidance_lab.lab_view(model, guidance_lab.validate_lab(*lab.values()), judge=judge,
+                                                       weak_model=weak, tradeoff=tradeoff),
         "/label_dropout": lambda: label_dropout.label_dropout_view(
-            companions, model, *label_dropout.validate(*drop.values()), judge=judge, tradeoff=tradeoff),
+            companions, model, label_dropout.validate(*drop.values()), judge=judge, tradeoff=tradeoff),
         "/classifier_guidance": lambda: classifier_guidance.classifier_guidance_view(
-            model, classifier, judge, *classifier_guidance.validate(*cg.values()), tradeoff=tradeoff),
+            model, classifier, judge, classifier_guidance.validate(*cg.values()), tradeoff=tradeoff),
     }
     times = {name: [] for name in views}
     for _ in range(repeats):

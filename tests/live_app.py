@@ -20,9 +20,9 @@ def running_app(log_path, env=None):
 
 
 def wait_for_openings(log_path, timeout=300):
-    """Wait until the app at `log_path` has computed its tab openings (the line it prints); return that line. A
+    """Wait until the app at `log_path` has computed its page openings (the line it prints); return that line. A
     measurement taken before would time the warm-up's sampling as well."""
-    from playground.ui.shared import OPENINGS_READY
+    from playground.ui.openings import OPENINGS_READY
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

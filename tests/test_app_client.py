@@ -1,17 +1,18 @@
 """The real app, launched as `python app.py --port N`, driven through its named API with gradio_client."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
-from live_app import running_app
+from live_app import REPO, running_app
 from PIL import Image
 
 from playground.checkpoint import load_pretrained
-from playground.views.guidance.cfg import MAX_SAMPLES, MAX_STEPS, validate_sweep
-from playground.views.time import mlp
+from playground.views.guidance.cfg import MAX_SAMPLES, MAX_STEPS, SweepRequest, validate_sweep
+from playground.views.time import adaln, mlp
 from playground.views.time import waves as embedding
 
 pytestmark = pytest.mark.slow
@@ -58,7 +59,8 @@ def test_timestep_embedding_defaults(client, shipped_model):
     assert plot_json(similarity)["data"][0]["type"] == "heatmap"
     assert len(plot_json(dims)["data"]) == 8
     # the server answers what the view computes in-process (its values are checked in test_views_embedding.py)
-    view = embedding.embedding_view(*EMBEDDING_DEFAULTS, embedder=shipped_model.t_embedder)
+    view = embedding.embedding_view(embedding.validate_embedding_inputs(*EMBEDDING_DEFAULTS),
+                                    embedder=shipped_model.t_embedder)
     assert (inspector, notes) == (view["inspector"], view["notes"])
 
 
@@ -97,7 +99,9 @@ def test_timestep_embedding_rejects_bad_input(client, args, message):
 @pytest.mark.parametrize("label", [3, 10])
 def test_mlp_comparison(client, shipped_model, label):
     summary, *plots = client.predict(label, 0, api_name="/mlp_comparison")
-    assert summary == mlp.mlp_view(shipped_model, label, 0)["summary"]  # the values behind it: test_views_mlp.py
+    # the MLP page's summary, then the adaLN page's (their values: test_views_mlp.py, test_views_adaln.py)
+    expected = mlp.mlp_view(shipped_model, 0)["summary"] + "\n" + adaln.adaln_view(shipped_model, label)["summary"]
+    assert summary == expected
     figs = [plot_json(p) for p in plots]
     assert sum(len(p["plot"]) for p in plots) < PAYLOAD_LIMIT
     assert len(figs) == 8 and len(figs[0]["data"]) == 3  # 3 heatmaps
@@ -178,7 +182,7 @@ def test_live_column_answers_and_rejects_a_bad_scale(client):
 
 
 def test_validate_sweep_is_a_plain_function():
-    assert validate_sweep(3, "0, 1", 2, 5, 10, "ddim") == (3, [0.0, 1.0], 2, 5, 10, "ddim", True)
+    assert validate_sweep(3, "0, 1", 2, 5, 10, "ddim") == SweepRequest(3, (0.0, 1.0), 2, 5, 10, "ddim", True)
     with pytest.raises(ValueError, match="Unknown sampler"):
         validate_sweep(3, "1", 2, 5, 10, "euler")
     with pytest.raises(ValueError, match="class"):
@@ -229,8 +233,8 @@ def test_inside_dit_endpoint(client, shipped_model):
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert [p["parameter_name"] for p in api["/inside_dit"]["parameters"]] == list(inside.DEFAULTS)
     summary, *plots, shape_walk = client.predict(3, 0, 4, 2, 0, 3, 3, api_name="/inside_dit")
-    view = inside.inside_view(shipped_model, 3, 0, 4, 2, 0, 3, 3)
-    assert (summary, shape_walk) == (view["summary"], view["shape_walk"])  # values: test_views_inside.py
+    view = inside.inside_view(shipped_model, inside.validate_inside(3, 0, 4, 2, 0, 3, 3))
+    assert (summary, shape_walk) == (view["summary"], view["shape_walk"])  # values: test_views_forward.py
     figs = [plot_json(p) for p in plots]
     assert sum(len(p["plot"]) for p in plots) < PAYLOAD_LIMIT
     assert len(figs) == 7 and len(figs[0]["data"]) == 36  # x_t + the query's map, for 6 blocks x 3 heads
@@ -252,3 +256,10 @@ def test_counterfactual_endpoint(client):
     assert plot_json(plot)["data"][0]["type"] == "heatmap"
     with pytest.raises(AppError, match="outside the allowed range"):
         client.predict("cut a route", 3, 8, 0, 1, 4.0, "offset", 0, "null label", "0, 9", api_name="/counterfactual")
+
+
+def test_the_api_lists_exactly_the_endpoints_the_readme_documents(client):
+    documented = set(re.findall(r'api_name="(/\w+)"', (REPO / "README.md").read_text()))
+    api = client.view_api(print_info=False, return_format="dict")
+    assert len(documented) == 11 and set(api["named_endpoints"]) == documented
+    assert not api["unnamed_endpoints"]  # every internal event is private

@@ -18,9 +18,9 @@ import json, sys
 sys.modules["mlxtend"] = sys.modules["sklearn"] = None
 sys.path.insert(0, ".")
 import app  # noqa: F401
-from playground.ui import build_app
+from playground.ui.app import build_app
 
-demo = build_app()
+demo, _ = build_app()
 calls = {
     "timestep_embedding": (64, 10000, 0, 999, 50, "dit", "4"),
     "mlp_comparison": (3, 0),

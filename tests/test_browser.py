@@ -1,4 +1,5 @@
-"""The app as a person sees it: headless Chromium at 1280x720 visits every tab and runs a CFG sweep.
+"""The app as a person sees it: headless Chromium at 1280x720 visits every page of every chapter and runs a CFG
+sweep.
 
 Screenshots go to `screenshots/` (gitignored) for a human to look at.
 """
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from live_app import REPO, running_app
+
+from playground.chapters import CHAPTERS
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
@@ -68,15 +71,12 @@ def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}_full.png"), full_page=True)
 
 
-def open_tab(page, name):
-    """Click a tab by name; tabs that do not fit the bar sit as buttons in gradio's overflow menu."""
+def open_page(page, page_id):
+    """Click the chapter that holds page `page_id`, then the page (every tab is in the bar: none overflows)."""
+    chapter, shown = next((c, p) for c in CHAPTERS for p in c.pages if p.id == page_id)
     page.get_by_role("tab").first.wait_for(timeout=TIMEOUT_MS)  # the tab bar is drawn
-    tab = page.get_by_role("tab", name=re.compile(name))
-    if tab.count():
-        tab.click()
-        return
-    page.get_by_role("button", name="More tabs").click()
-    page.locator(".overflow-dropdown button", has_text=re.compile(name)).click()
+    page.get_by_role("tab", name=chapter.label, exact=True).click()
+    page.get_by_role("tab", name=shown.label, exact=True).filter(visible=True).click()
 
 
 def broken_cells(page, selector):
@@ -114,26 +114,35 @@ def test_embedding_knobs_update_the_views(page):
     )
 
 
-def test_mlp_tab(page):
-    open_tab(page, "With vs without the MLP")
+def test_mlp_and_adaln_pages(page):
+    open_page(page, "mlp")
     page.get_by_text("One step against the whole path:").wait_for(timeout=TIMEOUT_MS)
-    wait_for_plots(page, 6)
+    wait_for_plots(page, 4)
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
     assert any("before and after the MLP" in t for t in titles)
-    assert any("adaLN-Zero" in t for t in titles)
     shot(page, "02_mlp")
+    open_page(page, "adaln")
+    wait_for_plots(page, 2)
+    titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
+    assert any("adaLN-Zero" in t for t in titles)
+    shot(page, "02b_adaln")
 
 
-def test_inside_the_dit_tab(page):
-    open_tab(page, "Inside the DiT")
+def test_forward_and_decided_pages(page):
+    open_page(page, "forward")
     wait_for_plots(page, 4)
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
     assert any("noisy to clean" in t for t in titles)
-    shot(page, "03_inside_the_dit")
+    shot(page, "03_forward")
+    open_page(page, "decided")
+    grid = page.locator("#counterfactual-grid img")
+    grid.wait_for(timeout=TIMEOUT_MS)
+    assert grid.evaluate("img => img.complete && img.naturalWidth > 200")
+    shot(page, "03b_decided")
 
 
 def test_the_guidance_tab_opens_on_a_result(page):
-    open_tab(page, "Classifier-free guidance")
+    open_page(page, "cfg")
     grid = page.locator("#cfg-grid img")
     grid.wait_for(timeout=TIMEOUT_MS)  # no click on Sample or a demo
     assert grid.evaluate("img => img.complete && img.naturalWidth > 200")
@@ -143,7 +152,7 @@ def test_the_guidance_tab_opens_on_a_result(page):
 
 
 def test_cfg_tab_runs_a_sweep(page):
-    open_tab(page, "Classifier-free guidance")
+    open_page(page, "cfg")
     page.get_by_role("button", name="Sample", exact=True).wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("w = s − 1").first.wait_for(timeout=TIMEOUT_MS)  # the formula, re-drawn when the opening lands
     shot(page, "03_cfg_before")
@@ -160,7 +169,7 @@ def test_cfg_tab_runs_a_sweep(page):
 
 
 def test_cfg_live_slider_resamples_one_column_without_a_click(page):
-    open_tab(page, "Classifier-free guidance")
+    open_page(page, "cfg")
     before = page.locator("#cfg-live-column img").get_attribute("src")
     page.locator("#cfg-live-scale input[type=range]").evaluate(
         "(input, v) => { Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(input, v);"
@@ -181,20 +190,25 @@ def test_cfg_bad_scales_show_a_readable_error(page):
     page.locator(".toast-close").first.wait_for(state="detached", timeout=TIMEOUT_MS)
 
 
-def test_guidance_lab_tab(page):
-    open_tab(page, "Guidance lab")
-    page.locator("#lab-grid img").wait_for(timeout=TIMEOUT_MS)
-    wait_for_plots(page, 5)
+def test_step_and_variants_pages(page):
+    open_page(page, "step")
+    wait_for_plots(page, 2)
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
-    assert any(t.startswith("Step 4 of 8") for t in titles) and any("steps guided" in t for t in titles)
-    shot(page, "05_guidance_lab")
+    assert any(t.startswith("Step 4 of 8") for t in titles)
+    shot(page, "05_step")
+    open_page(page, "variants")
+    page.locator("#lab-grid img").wait_for(timeout=TIMEOUT_MS)
+    wait_for_plots(page, 3)
+    titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
+    assert any("steps guided" in t for t in titles)
+    shot(page, "05b_variants")
     page.get_by_role("button", name="Steer a 7 away from 1").click()
     page.get_by_text("negative class 1", exact=False).first.wait_for(timeout=TIMEOUT_MS)
-    shot(page, "05b_guidance_lab_negative")
+    shot(page, "05c_variants_negative")
 
 
 def test_label_dropout_tab(page):
-    open_tab(page, "Why label dropout")
+    open_page(page, "dropout")
     page.locator("#dropout-grid img").wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("cannot guide (no null row)").first.wait_for(timeout=TIMEOUT_MS)
     wait_for_plots(page, 3)
@@ -202,7 +216,7 @@ def test_label_dropout_tab(page):
 
 
 def test_classifier_guidance_tab(page):
-    open_tab(page, "Classifier guidance")
+    open_page(page, "classifier")
     page.locator("#cg-grid img").wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("Why the guide must see noise").wait_for(timeout=TIMEOUT_MS)
     wait_for_plots(page, 4)
@@ -210,7 +224,7 @@ def test_classifier_guidance_tab(page):
 
 
 def test_model_tab(page):
-    open_tab(page, "The model")
+    open_page(page, "model")
     page.get_by_text("How one network learned").wait_for(timeout=TIMEOUT_MS)
     wait_for_plots(page, 2)
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
@@ -223,5 +237,20 @@ def test_no_javascript_errors(page):
 
 
 def test_the_model_tabs_evaluation_table_keeps_every_cell_on_one_line(page):
-    open_tab(page, "The model")
+    open_page(page, "model")
     assert broken_cells(page, "#model-evaluation th, #model-evaluation td") == []
+
+
+@pytest.mark.parametrize("viewport", [(1280, 720), (1024, 576)])
+def test_every_chapter_and_page_fits_the_bar(page, viewport):
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+    try:
+        for chapter in CHAPTERS:
+            page.get_by_role("tab", name=chapter.label, exact=True).click()
+            labels = [chapter.label] + [p.label for p in chapter.pages]
+            for label in labels:  # drawn as a tab in the bar, not tucked into gradio's overflow menu
+                assert page.get_by_role("tab", name=label, exact=True).filter(visible=True).count() == 1, label
+            assert page.get_by_role("button", name="More tabs").filter(visible=True).count() == 0
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 720})
+

@@ -24,16 +24,25 @@ def sweep_bytes(model, labels, scales, sampler="dpm++2m", steps=6, seed=5):
     return to_uint8(sample_guided(model, labels, scales, steps=steps, seed=seed, sampler=sampler)).numpy()
 
 
+def same_up_to_batch_rounding(a, b):
+    """Equal bytes, or at most one grey level apart on at most 0.1% of the pixels. Later steps batch every scale (and
+    row) together, and on some CPUs (an Intel Xeon with AVX-512, here) the matrix kernels pick their blocking by
+    batch size, so a column's floats move in their last bits (up to 2e-4 at s = 7) with what shares its batch."""
+    levels = np.abs(a.astype(int) - b.astype(int))
+    return levels.max() <= 1 and (levels > 0).mean() <= 1e-3
+
+
 @pytest.mark.parametrize("sampler", SAMPLERS)
-def test_a_column_is_the_same_bytes_with_or_without_other_scales(model, sampler):
+def test_a_column_does_not_depend_on_the_other_scales(model, sampler):
     full = sweep_bytes(model, [3] * 4, [0.0, 1.0, 4.0, 7.0], sampler)
     for j, scale in enumerate([0.0, 1.0, 4.0, 7.0]):
-        assert np.array_equal(sweep_bytes(model, [3] * 4, [scale], sampler)[0], full[j]), scale
-    assert np.array_equal(sweep_bytes(model, [3] * 4, [7.0, 4.0], sampler)[1], full[2])
+        assert same_up_to_batch_rounding(sweep_bytes(model, [3] * 4, [scale], sampler)[0], full[j]), scale
+    assert same_up_to_batch_rounding(sweep_bytes(model, [3] * 4, [7.0, 4.0], sampler)[1], full[2])
 
 
 def test_rows_do_not_depend_on_how_many_follow(model):
-    assert np.array_equal(sweep_bytes(model, [3, 3], [4.0])[0], sweep_bytes(model, [3] * 6, [4.0])[0, :2])
+    few, many = sweep_bytes(model, [3, 3], [4.0])[0], sweep_bytes(model, [3] * 6, [4.0])[0, :2]
+    assert same_up_to_batch_rounding(few, many)
 
 
 def test_repeated_calls_are_identical_and_seeds_differ(model):

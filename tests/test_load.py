@@ -1,9 +1,10 @@
-"""`playground.bench.load`: outcomes are classed by what the app said, counted and timed per endpoint; a short real run."""
+"""`playground.bench.load`: outcomes are classed by what the app said, counted and timed per endpoint; a short real
+run."""
 
 import pytest
 from live_app import running_app, server_process
 
-from playground.bench.bench import load
+from playground.bench import load
 from playground.bench.load import AppMessage, classify, summarise
 
 

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from playground import model as model_module
-from playground.model import MODULATION_NAMES, DiT, DiT_models, get_2d_sincos_pos_embed, modulate, plain_kernels
+from playground.model import MODULATION_NAMES, DiT, DiT_models, get_2d_sincos_pos_embed, modulate
 
 REFERENCE_BLOCK_KEYS = [
     "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
@@ -74,30 +73,25 @@ def shipped_inputs(n):
 
 
 @pytest.mark.parametrize("n", [1, 8, 40])
-def test_fused_cpu_kernels_match_the_plain_path_and_float64(shipped, n):
-    assert model_module.FUSED_AVAILABLE, "this torch build has no oneDNN: the fused path is never taken"
+def test_a_float32_forward_is_within_float32_rounding_of_float64(shipped, n):
     x, t, y = shipped_inputs(n)
     with torch.no_grad():
-        fused = shipped(x, t, y)
-        with plain_kernels():
-            plain = shipped(x, t, y)
-    with torch.no_grad():
+        out = shipped(x, t, y)
         exact = shipped.float64_twin()(x, t, y).double()
-    assert not torch.equal(fused, plain)  # a different kernel ran
-    # both are float32 roundings of the same sum: each within 1e-5 of float64 (outputs are of order 1)
-    assert (fused.double() - exact).abs().max() < 1e-5
-    assert (plain.double() - exact).abs().max() < 1e-5
+    assert out.dtype == torch.float32
+    assert 0 < (out.double() - exact).abs().max() < 1e-5  # rounding, not a different function (outputs are O(1))
 
 
-def test_fused_kernels_only_without_autograd(shipped):
+def test_no_grad_gives_the_same_bytes_as_autograd(shipped):
+    # one kernel path whatever the mode: what a training step computes is what sampling computes
     x, t, y = shipped_inputs(4)
     with torch.enable_grad():
         with_grad = shipped(x, t, y)
-    with torch.no_grad(), plain_kernels():
-        plain = shipped(x, t, y)
-    assert torch.equal(with_grad.detach(), plain)  # training and gradients take the reference's path
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        assert shipped(x, t, y).dtype == torch.bfloat16  # autocast still runs the plain Linear, in bf16
+    with torch.no_grad():
+        assert torch.equal(shipped(x, t, y), with_grad.detach())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert shipped(x, t, y).dtype == torch.bfloat16
+
 
 
 def test_label_dropout_and_null_class():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from playground.process import FAST_SOURCE_LINES_ENV, MALLOC_TUNING_ENV, source_lines
+from playground.process import FAST_SOURCE_LINES_ENV, source_lines
 
 REPO = Path(__file__).resolve().parent.parent
 LINE_END_CASES = ["", "a", "a\n", "a\r\nb", "a\rb\n", "\r\n\r\n", "\r", "\n\r", "a\r\r\nb", "no end",
@@ -47,7 +47,7 @@ def state():
 
 def run_python(code, timeout=300, **env):
     """The last stdout line, as JSON, of `code` run after RECORDER in a fresh interpreter with `env`."""
-    env = {**{k: v for k, v in os.environ.items() if k not in (FAST_SOURCE_LINES_ENV, MALLOC_TUNING_ENV)}, **env}
+    env = {**{k: v for k, v in os.environ.items() if k != FAST_SOURCE_LINES_ENV}, **env}
     result = subprocess.run([sys.executable, "-c", RECORDER + code], cwd=REPO, env=env, capture_output=True,
                             text=True, timeout=timeout, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -71,33 +71,32 @@ for name in names:
 print(json.dumps({**state(), "modules": names}))
 """
     report = run_python(code)
-    assert {"playground.model", "playground.process", "playground.cli.sample", "playground.bench.bench"} <= set(report["modules"])
+    expected = {"playground.model", "playground.process", "playground.cli.sample", "playground.bench.bench"}
+    assert expected <= set(report["modules"])
     assert report["splitter"] == "original"
     assert report["mallopt"] == [] and not [lib for lib in report["libraries"] if "libc" in lib]
 
 
-MALLOPT_CALLS = [[-3, 32 << 20], [-1, 256 << 20]]  # M_MMAP_THRESHOLD 32 MB, M_TRIM_THRESHOLD 256 MB
 
 
-@pytest.mark.parametrize(("switches", "splitter", "mallopt"), [
-    ({}, "playground.process" if ON_311 else "original", MALLOPT_CALLS),
-    ({FAST_SOURCE_LINES_ENV: "1", MALLOC_TUNING_ENV: "1"}, "playground.process" if ON_311 else "original",
-     MALLOPT_CALLS),
-    ({FAST_SOURCE_LINES_ENV: "0"}, "original", MALLOPT_CALLS),
-    ({MALLOC_TUNING_ENV: "0"}, "playground.process" if ON_311 else "original", []),
+@pytest.mark.parametrize(("switches", "splitter"), [
+    ({}, "playground.process" if ON_311 else "original"),
+    ({FAST_SOURCE_LINES_ENV: "1"}, "playground.process" if ON_311 else "original"),
+    ({FAST_SOURCE_LINES_ENV: "0"}, "original"),
 ])
-def test_app_applies_the_settings_before_gradio_and_the_switches_turn_them_off(switches, splitter, mallopt):
+def test_app_applies_the_settings_before_gradio_and_the_switches_turn_them_off(switches, splitter):
     # app.main with the UI replaced by a stub that reports the process as the real UI would find it
     code = """
 import types
-ui = types.ModuleType("playground.ui")
+ui = types.ModuleType("playground.ui.app")
 ui.launch_app = lambda **kwargs: print(json.dumps({**state(), "gradio": "gradio" in sys.modules}))
-sys.modules["playground.ui"] = ui
+sys.modules["playground.ui.app"] = ui
 import app
 app.main(["--port", "0"])
 """
     report = run_python(code, **switches)
-    assert report["splitter"] == splitter and report["mallopt"] == mallopt and report["gradio"] is False
+    # glibc's malloc keeps its defaults (tuned thresholds lost on one CPU and tied on another)
+    assert report["splitter"] == splitter and report["mallopt"] == [] and report["gradio"] is False
 
 
 @pytest.mark.parametrize("module", ["playground.cli.sample", "playground.cli.evaluate"])
@@ -111,7 +110,8 @@ except SystemExit as e:
     assert {str(missing)!r} in str(e), e
 print(json.dumps(state()))
 """
-    assert run_python(code)["mallopt"] == MALLOPT_CALLS
+    report = run_python(code)
+    assert report["splitter"] == ("playground.process" if ON_311 else "original") and report["mallopt"] == []
 
 
 def test_source_lines_match_pythons_own_splitter():

@@ -1,12 +1,14 @@
 """`playground.views.time.flavours` (item 4): the checkpoint sampled under each embedding flavour, judged, from the
 same noise; the served model is never changed, and every sentence follows the judge's counts."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
 from playground.embedding import FLAVOURS, timestep_embedding
-from playground.judge import load_judge, wilson_interval
+from playground.judge import classify, load_judge, wilson_interval
 from playground.views.time import flavours
 
 
@@ -42,21 +44,31 @@ def test_verdicts_follow_the_wilson_intervals():
     assert "scores 0.25 / 0.70 at s = 1 / 4 against 0.95 / 1.00" in text
 
 
-def test_check_runs_every_flavour_from_the_same_noise_and_is_cached(random_dit, judge):
-    first = flavours.flavour_check(random_dit, judge, per_digit=1, seed=3)
-    assert set(first) == set(FLAVOURS)
-    for r in first.values():
-        assert r["samples"].shape == (len(flavours.SCALES), 10, 1, 28, 28) and r["n"] == 10
-        labels = list(range(10))
-        for i in range(len(flavours.SCALES)):
-            from playground.judge import classify
+def test_requests_are_checked_once_and_name_the_field():
+    assert flavours.validate_flavour_inputs("3", 7.0) == flavours.FlavourRequest(3, 7)
+    assert flavours.validate_flavour_inputs() == flavours.FlavourRequest(2, 0)
+    with pytest.raises(ValueError, match="samples per digit must be between 1 and 10"):
+        flavours.validate_flavour_inputs(0, 3)
+    with pytest.raises(ValueError, match="seed must be a whole number"):
+        flavours.validate_flavour_inputs(1, "x")
 
+
+def test_check_runs_every_flavour_from_the_same_noise_and_is_kept_by_weights(random_dit, judge):
+    request = flavours.validate_flavour_inputs(1, 3)
+    first = flavours.flavour_check(random_dit, judge, request)
+    assert set(first) == set(FLAVOURS)
+    labels = list(range(10))
+    for flavour, r in first.items():
+        assert r["samples"].shape == (len(flavours.SCALES), 10, 1, 28, 28) and r["n"] == 10
+        for i in range(len(flavours.SCALES)):
             assert r["hits"][i] == round(classify(judge, r["samples"][i], labels)["accuracy"] * 10)
-    assert flavours.flavour_check(random_dit, judge, per_digit=1, seed=3) is first
-    view = flavours.flavour_view(random_dit, judge, 1, 3)
+        if flavour != "dit":  # same noise, other numbers into the MLP: other samples
+            assert not torch.equal(r["samples"], first["dit"]["samples"])
+    twin = copy.deepcopy(random_dit)
+    assert flavours.flavour_check(twin, judge, flavours.FlavourRequest(1, 3)) is first  # same weights: kept
+    view = flavours.flavour_view(random_dit, judge, request)
     assert view["grid"].width > view["grid"].height > 0
-    with pytest.raises(ValueError, match="samples per digit"):
-        flavours.flavour_view(random_dit, judge, 0, 3)
+    assert "| dit | none (trained with it) | " in view["summary"] and "seed 3" in view["summary"]
 
 
 @pytest.mark.slow
@@ -64,7 +76,7 @@ def test_shipped_checkpoint_minds_the_order_of_the_halves_not_the_shift(judge):
     """The issue's finding at the default check: the shift is harmless, sin-first is not."""
     from playground.checkpoint import load_pretrained
 
-    result = flavours.flavour_check(load_pretrained(), judge, **flavours.DEFAULTS)
+    result = flavours.flavour_check(load_pretrained(), judge, flavours.validate_flavour_inputs())
     accuracy = {f: np.array(r["hits"]) / r["n"] for f, r in result.items()}
     assert np.all(accuracy["dit"] >= 0.85) and np.all(accuracy["diffusers-dit"] >= 0.85)
     assert accuracy["diffusers"][0] < 0.5 < accuracy["dit"][0]

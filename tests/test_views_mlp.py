@@ -8,10 +8,11 @@ import pytest
 import torch
 from view_helpers import PAYLOAD_LIMIT, dit_formula, payload
 
-from playground import plots
+from playground.cache import weights_digest
 from playground.diffusion import ALPHAS_CUMPROD
 from playground.model import DiT
-from playground.views.time import mlp
+from playground.stats import cosine_similarity_matrix
+from playground.views.time import mlp, mlp_figures
 
 
 def test_raw_sinusoid_moves_the_same_distance_every_step():
@@ -35,7 +36,6 @@ def test_pca_of_a_planar_circle():
     np.testing.assert_allclose(ratio.sum(), 1)
     np.testing.assert_allclose(ratio[:2], [0.9, 0.1], atol=1e-9)  # variances 9/2 and 1/2
     assert mlp.components_for(ratio, 0.85) == 1 and mlp.components_for(ratio, 0.95) == 2
-    assert mlp.participation_ratio(np.full(5, 0.2)) == pytest.approx(5)
 
 
 def test_fresh_embedder_has_the_reference_init_and_keeps_the_global_rng(random_dit):
@@ -62,7 +62,7 @@ def bin_means(values, size):
 def test_mlp_heatmap_cells_are_bin_means_and_fast_raw_columns_blank(random_dit):
     """Item 1 in tab 2: rows are bins of 10 t (each cell their mean); raw waves under 3 rows per cycle are blank."""
     stats = mlp.family_stats(random_dit, 0)
-    fig = mlp.mlp_heatmaps(stats["family"])
+    fig = mlp_figures.mlp_heatmaps(stats["family"])
     raw_z = np.asarray(fig.data[0].z, dtype=np.float64)
     trained_z = np.asarray(fig.data[1].z, dtype=np.float64)
     freqs = np.exp(-math.log(10000) * np.arange(128) / 128)
@@ -75,8 +75,8 @@ def test_mlp_heatmap_cells_are_bin_means_and_fast_raw_columns_blank(random_dit):
     np.testing.assert_allclose(np.asarray(fig.data[0].y, dtype=np.float64), np.arange(4.5, 1000, 10), atol=1e-4)
     subtitle = fig.layout.title.subtitle.text
     assert "bins of 10" in subtitle and "44 raw columns" in subtitle
-    sims = mlp.mlp_similarities(stats["family"])
-    full = plots.cosine_similarity_matrix(stats["family"]["fresh"])
+    sims = mlp_figures.mlp_similarities(stats["family"])
+    full = cosine_similarity_matrix(stats["family"]["fresh"])
     np.testing.assert_allclose(
         np.asarray(sims.data[2].z, dtype=np.float64), full.reshape(100, 10, 100, 10).mean(axis=(1, 3)), atol=1e-5
     )
@@ -96,24 +96,18 @@ def test_shipped_t_emb_is_one_feature_that_tracks_the_signal_level(shipped):
     """Items 5 and 7 on the shipped checkpoint: the numbers the summary states, computed here independently."""
     with torch.no_grad():
         t_emb = shipped.t_embedder(torch.arange(1000.0)).double().numpy()
-        table = shipped.y_embedder.embedding_table.weight.double().numpy()
     varying = t_emb - t_emb.mean(axis=0)
     _, s, vt = np.linalg.svd(varying, full_matrices=False)
     explained = s[0] ** 2 / np.sum(s**2)
     sqrt_abar = np.sqrt(ALPHAS_CUMPROD.double().numpy())
     corr = abs(np.corrcoef(varying @ vt[0], sqrt_abar)[0, 1])
     assert explained == pytest.approx(0.956, abs=0.01) and corr == pytest.approx(0.987, abs=0.005)
-    view = mlp.mlp_view(shipped, 3, 0)
+    view = mlp.mlp_view(shipped, 0)
     stats = mlp.family_stats(shipped, 0)
     assert stats["ratio"]["trained"][0] == pytest.approx(explained, abs=1e-6)
     assert stats["signal"]["corr_sqrt_abar"] == pytest.approx(corr, abs=1e-6)
     assert f"explains {100 * explained:.0f} %" in view["summary"] and f"correlation {corr:.3f}" in view["summary"]
     rms = math.sqrt(np.mean(np.sum(varying**2, axis=1)))
-    class_part = np.linalg.norm(table[3] - table[10])
-    parts = mlp.time_and_class(shipped, 3, stats["family"])
-    assert parts["varying"] == pytest.approx(rms, rel=1e-5) and parts["class"] == pytest.approx(class_part, rel=1e-6)
-    assert rms / class_part > 3  # the part of t_emb that varies is larger than the class part (not its offset)
-    assert f"{rms:.3g}" in view["summary"] and f"{class_part:.3g}" in view["summary"]
     early = np.linalg.norm(np.diff(t_emb, axis=0), axis=1)[:100].mean() / rms
     raw = dit_formula(np.arange(1000.0), 256)
     raw_rms = math.sqrt(np.mean(np.sum((raw - raw.mean(0)) ** 2, axis=1)))
@@ -121,12 +115,15 @@ def test_shipped_t_emb_is_one_feature_that_tracks_the_signal_level(shipped):
     assert stats["steps"]["trained"][:100].mean() == pytest.approx(early, rel=1e-4)
     assert 10 < early_raw / early < 30  # against the varying part: ~18x, not the 70x of the offset-laden norm
     assert f"{early_raw / early:.2g}× less" in view["summary"]
+    offset = np.sum(t_emb.mean(axis=0) ** 2) / np.mean(np.sum(t_emb**2, axis=1))
+    assert f"the mean over t is {100 * offset:.0f} %" in view["summary"]
+    assert f"(norm {np.linalg.norm(t_emb.mean(axis=0)):.3g};" in view["summary"]
     assert len(view["signal"].data) == 2
 
 
 def test_pca_sentence_counts_the_components_of_each_curve(random_dit):
     """Item 6: the sentence's counts are the components for 90 % of each curve's variance."""
-    view = mlp.mlp_view(random_dit, 3, 0)
+    view = mlp.mlp_view(random_dit, 0)
     stats = mlp.family_stats(random_dit, 0)
     for name, dims in (("raw", 256), ("trained", 64), ("fresh", 64)):
         emb = stats["family"][name] - stats["family"][name].mean(0)
@@ -137,18 +134,24 @@ def test_pca_sentence_counts_the_components_of_each_curve(random_dit):
 
 
 def test_mlp_view_outputs_and_numbers(random_dit):
-    view = mlp.mlp_view(random_dit, label=10, seed=0)  # the null class is allowed
-    figures = ["heatmaps", "similarities", "pca2d", "pca3d", "distinguishability", "signal", "modulation",
-               "class_effect"]
+    view = mlp.mlp_view(random_dit, seed=0)
+    figures = ["heatmaps", "similarities", "pca2d", "pca3d", "distinguishability", "signal"]
+    assert set(view) == {*figures, "summary"}
     assert all(isinstance(view[k], go.Figure) for k in figures)
     assert sum(payload(view[k]) for k in figures) < PAYLOAD_LIMIT
     stats = mlp.family_stats(random_dit, 0)
     assert stats["family"]["raw"].shape == (1000, 256) and stats["family"]["trained"].shape == (1000, 64)
     assert f"raw {mlp.components_for(stats['ratio']['raw'])} of 256" in view["summary"]
-    assert "∅ (null, 10)" in view["summary"] and "the mean over the digits" in view["summary"]
+    assert len(view["summary"].splitlines()) == 4 and "class" not in view["summary"]  # the classes: the adaLN page
     assert len(view["distinguishability"].data) == 3
-    with pytest.raises(ValueError, match="class label"):
-        mlp.mlp_view(random_dit, label=11)
+
+
+def test_the_seed_is_checked_once_and_named():
+    assert mlp.validate_seed("7") == 7 and mlp.validate_seed(2**31 - 1) == 2**31 - 1
+    with pytest.raises(ValueError, match="seed must be between 0 and 2147483647, got -1"):
+        mlp.validate_seed(-1)
+    with pytest.raises(ValueError, match="seed must be a whole number, got 'inf'"):
+        mlp.validate_seed("inf")
 
 
 def test_family_stats_are_cached_by_weights_not_by_module(random_dit):
@@ -168,6 +171,8 @@ def test_family_stats_are_cached_by_weights_not_by_module(random_dit):
     changed = mlp.family_stats(twin, 0)
     assert changed is not first
     assert not np.allclose(changed["family"]["trained"], first["family"]["trained"])
+    key = (weights_digest(model.t_embedder), tuple(sorted(model.config_dict().items())), 0)
+    assert mlp.STATS.peek(key) is first  # kept by the t_embedder's weights
     ref = weakref.ref(model)
     del model
     gc.collect()

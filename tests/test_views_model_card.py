@@ -6,7 +6,7 @@ import numpy as np
 
 from playground import plots
 from playground.views.model import model as model_card
-from playground.views.time import mlp
+from playground.views.time import adaln, mlp
 
 
 def test_model_card_markdown_and_label_dropout(random_dit):
@@ -42,8 +42,9 @@ def test_loss_curve_and_label_table(random_dit):
 
 
 def test_every_figure_serialises_to_json(random_dit):
-    view = mlp.mlp_view(random_dit, label=0, seed=1)
-    for fig in (view["pca3d"], view["modulation"], plots.message_figure("x")):
+    figures = (mlp.mlp_view(random_dit, 1)["pca3d"], adaln.adaln_view(random_dit, 0)["modulation"],
+               plots.message_figure("x"))
+    for fig in figures:
         assert json.loads(fig.to_json())["layout"]["title"]["text"]
 
 

@@ -32,3 +32,35 @@ def build_page(module, model, model_error=None):
     with gr.Blocks() as demo, gr.Tabs(), gr.Tab("page") as tab:
         openings = module.build([tab.select], model, model_error)
     return demo, openings
+
+
+def small_dit(class_dropout_prob, seed):
+    """A one-block DiT with random (non-zero) weights; `class_dropout_prob` 0 gives it no null class."""
+    import torch
+
+    from playground.model import DiT
+
+    torch.manual_seed(seed)
+    model = DiT(hidden_size=32, depth=1, num_heads=2, class_dropout_prob=class_dropout_prob)
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.requires_grad:
+                param.normal_(0, 0.05)
+    return model.eval()
+
+
+def synthetic_tradeoff():
+    """A trade-off file (`playground.cli.tradeoff`'s format) with round numbers: CFG, autoguidance, the companions."""
+
+    def point(s, acc, div, fre):
+        return {"s": s, "accuracy": acc, "accuracy_low": acc - 0.05, "accuracy_high": min(1, acc + 0.05),
+                "diversity": div, "diversity_se": 0.1, "frechet": fre, "frechet_se": 2.0, "confidence": 0.9}
+
+    cfg = [point(1.0, 0.9, 9.0, 40.0), point(2.0, 1.0, 8.0, 70.0)]
+    auto = [point(1.0, 0.9, 9.0, 40.0), point(3.0, 1.0, 8.5, 50.0)]
+    comp = {"companion_p0": [point(1.0, 0.6, 10.0, 90.0)],
+            "companion_p0.1": [point(1.0, 0.65, 10.0, 80.0), point(2.0, 0.9, 9.0, 60.0)],
+            "companion_p0.5": [point(1.0, 0.40, 10.5, 95.0), point(2.0, 0.8, 9.5, 70.0)]}
+    return {"settings": {"per_class": 30}, "real_floor": {"frechet": 36.0, "what": "300 training digits"},
+            "curves": {"cfg": {"points": cfg}, "autoguidance": {"points": auto},
+                       **{k: {"points": v} for k, v in comp.items()}}}

@@ -2,4 +2,5 @@
 
 from playground.bench.bench import main
 
-main()
+if __name__ == "__main__":
+    main()

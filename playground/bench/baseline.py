@@ -4,9 +4,9 @@ the batched sweep against, and the tests compare its images with.
 
 import torch
 
-from playground.diffusion import row_noise, sampling_timesteps
+from playground.diffusion import make_sampler, row_noise, sampling_timesteps
 from playground.guidance import Guidance, classifier_free_guidance
-from playground.sampling import denoised, make_stepper
+from playground.sampling import denoised
 
 
 @torch.no_grad()
@@ -24,12 +24,12 @@ def naive_sweep(model, labels, scales, steps, seed, sampler):
     columns = []
     for scale in scales:
         x = torch.stack([start for start, _ in noises]).to(device)
-        advance = make_stepper(sampler, timesteps, torch.stack([per_step for _, per_step in noises], 1).to(device))
+        stepper = make_sampler(sampler, timesteps, torch.stack([per_step for _, per_step in noises], 1).to(device))
         for i, t in enumerate(timesteps):
             t_batch = torch.full((len(x),), t, device=device)
             eps_cond, eps_uncond = model(x, t_batch, y), model(x, t_batch, null)
             eps = classifier_free_guidance(eps_cond, eps_uncond, scale)
             x0, eps = denoised(x, eps, eps_cond, t, Guidance())
-            x = advance(i, x, x0, eps)
+            x = stepper.step(i, x, x0, eps)
         columns.append(x.clamp(-1, 1).cpu())
     return torch.stack(columns)

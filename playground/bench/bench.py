@@ -6,12 +6,10 @@ Every row names the device its figure comes from: rows 1-3 and 6 (`--parts devic
 1. The app's default CFG sweep (wall time, median of --repeats runs). Off the CPU, also its largest
    pixel difference from the CPU's sweep (the same noise, so the same digits).
 2. The same sweep done naively (one scale at a time; conditional and unconditional as separate
-   forwards) and the speed-up ratio of ours over it; both must give the same images. On the CPU,
-   also the sweep in a child process with glibc's default malloc thresholds (`playground/process.py`).
-   One model forward per image at the naive loop's batch (4) and at ours (40) says what batching can buy.
-3. Model FLOPs per sweep and achieved GFLOP/s against the device's measured matmul peak; on the CPU, the
-   same sweep with the plain (unfused) kernels, timed in turns with it, and how far each path's samples are
-   from a float64 run of the same sweep.
+   forwards) and the speed-up ratio of ours over it; both must give the same images. One model forward
+   per image at the naive loop's batch (4) and at ours (40) says what batching can buy.
+3. Model FLOPs per sweep and achieved GFLOP/s against the device's measured matmul peak; on the CPU, how
+   far the sweep's samples are from a float64 run of the same sweep.
 4. Build time and payload bytes of the embedding and with/without-MLP views.
 5. Cold start: `python app.py` until its page answers (median of --cold-starts launches), with and without
    the C line splitter of `playground/process.py`; the floor no app code can go under (the process settings
@@ -21,7 +19,7 @@ Every row names the device its figure comes from: rows 1-3 and 6 (`--parts devic
 7. Honesty check: judge accuracy per scale for the default (fast) sampler against fp32 DDIM at 50
    steps (the reference) and at the default steps, same noise; the fast path must stay within 1 point.
 8. The live slider's column (the pure function), in turns with the default sweep.
-9. The launched app under `--load-clients` visitors for `--load-seconds` (`playground/load.py`).
+9. The launched app under `--load-clients` visitors for `--load-seconds` (`playground.bench.load`).
 """
 
 import argparse
@@ -40,19 +38,12 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 from playground import diffusion
 from playground.bench.baseline import naive_sweep
 from playground.bench.launch import ROOT, launched_app
+from playground.bench.load import report_markdown, run_load
 from playground.checkpoint import hardware, load_pretrained
-from playground.diffusion import (
-    DEFAULT_LABEL,
-    DEFAULT_SAMPLER,
-    DEFAULT_SAMPLES,
-    DEFAULT_SCALES,
-    DEFAULT_STEPS,
-    REFERENCE_SAMPLER,
-    REFERENCE_STEPS,
-)
-from playground.model import plain_kernels
-from playground.process import FAST_SOURCE_LINES_ENV, MALLOC_TUNING_ENV, apply_process_settings
+from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, REFERENCE_SAMPLER, REFERENCE_STEPS
+from playground.process import FAST_SOURCE_LINES_ENV, apply_process_settings
 from playground.sampling import sample_guided
+from playground.views.guidance.cfg import DEFAULT_LABEL, DEFAULT_SAMPLES, DEFAULT_SCALES
 
 SWEEP_LABELS = [DEFAULT_LABEL] * DEFAULT_SAMPLES  # the app's default sweep, at DEFAULT_SCALES
 SWEEP = f"{len(DEFAULT_SCALES)} scales x {len(SWEEP_LABELS)} samples, {DEFAULT_SAMPLER} {DEFAULT_STEPS} steps"
@@ -101,15 +92,6 @@ def python_child(code, timeout=120, **env):
     return json.loads(proc.stdout.splitlines()[-1])
 
 
-def sweep_in_child(repeats, malloc_tuning):
-    """Median seconds of the default sweep in a fresh process, with or without our malloc tuning."""
-    code = ("import json; from playground.process import apply_process_settings; apply_process_settings(); "
-            "from playground.bench.bench import default_sweep, timed; "
-            "from playground.checkpoint import load_pretrained; m = load_pretrained(); "
-            f"print(json.dumps(timed(lambda: default_sweep(m), {repeats})[0]))")
-    return python_child(code, timeout=600, **{MALLOC_TUNING_ENV: "1" if malloc_tuning else "0"})
-
-
 MATMUL_SIZES = {"cpu": {"float32": 2048, "bfloat16": 512}, "cuda": {"float32": 8192, "bfloat16": 8192}}
 
 
@@ -120,12 +102,10 @@ def square_matmul(dtype, n, device):
     return synced(lambda: a @ b, device), 2 * n**3
 
 
-# torch's counter knows the GPU attention kernels but neither the CPU's attention (4% of the model's FLOPs) nor
-# the oneDNN linear the model runs on a CPU (`model.linear`): 2 FLOPs per multiply-add, bias and GELU not counted,
-# as for addmm. The counter hands each formula the shapes of the arguments.
+# torch's counter knows the GPU attention kernels but not the CPU's (4% of the model's FLOPs); the counter hands
+# the formula the shapes of the arguments.
 CPU_KERNEL_FLOPS = {
     torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: lambda q, k, v, *_, **__: sdpa_flop_count(q, k, v),
-    torch.ops.mkldnn._linear_pointwise: lambda x_shape, weight_shape, *_, **__: 2 * x_shape.numel() * weight_shape[0],
 }
 
 
@@ -144,13 +124,14 @@ def model_work(model, sweep):
 
 def view_costs(model, repeats):
     """Build time (first call, then median of repeats) and payload bytes of the two embedding views."""
-    from playground.views import mlp  # plotly: only the parts that need it load it
-    from playground.views.time import waves as embedding
+    from playground.views.time import adaln, mlp, waves  # plotly: only the parts that need it load it
 
     out = {}
     for name, build in (  # each view at its tab's defaults; the first call computes what later ones reuse
-        ("timestep embedding view", lambda: embedding.embedding_view(embedder=model.t_embedder)),
+        ("timestep embedding view", lambda: waves.embedding_view(waves.validate_embedding_inputs(),
+                                                                 embedder=model.t_embedder)),
         ("with vs without MLP view", lambda: mlp.mlp_view(model)),
+        ("adaLN view", lambda: adaln.adaln_view(model)),
     ):
         t0 = time.perf_counter()
         build()
@@ -272,18 +253,14 @@ def device_figures(model, device, repeats):
     def naive_fn():
         return naive_sweep(on_device, SWEEP_LABELS, DEFAULT_SCALES, DEFAULT_STEPS, 0, DEFAULT_SAMPLER)
 
-    def plain_fn():  # the reference's unfused kernels (`model.plain_kernels`), as the sweep ran before issue 16
-        with plain_kernels():
-            return default_sweep(on_device)
-
     (fp32_fn, fp32_flops), (bf16_fn, bf16_flops) = (square_matmul(getattr(torch, name), n, device)
                                                     for name, n in MATMUL_SIZES[device.type].items())
     batches = [forward_inputs(on_device, n) for n in FORWARD_BATCHES]
     forwards = [synced(lambda b=b: on_device(*b), device) for b in batches]
     # Timed in turns, so the machine's drift hits the sweeps, the fp32 peak and the forwards alike.
     with torch.no_grad():
-        (ours_s, naive_s, plain_s, fp32_s, *forward_s), (ours, naive, plain, *_) = interleaved(
-            [ours_fn, naive_fn, plain_fn, fp32_fn, *forwards], repeats)
+        (ours_s, naive_s, fp32_s, *forward_s), (ours, naive, *_) = interleaved(
+            [ours_fn, naive_fn, fp32_fn, *forwards], repeats)
     bf16_s, _ = timed(bf16_fn, 3)
     (flops, ours_images), (_, naive_images) = (model_work(on_device, fn) for fn in (ours_fn, naive_fn))
     peaks = {"float32": fp32_flops / fp32_s / 1e9, "bfloat16": bf16_flops / bf16_s / 1e9}
@@ -291,20 +268,14 @@ def device_figures(model, device, repeats):
         default_sweep_s=ours_s, naive_sweep_s=naive_s, batched_over_naive=naive_s / ours_s,
         naive_max_abs_diff=(naive - ours).abs().max().item(), sweep_gflop=flops / 1e9,
         achieved_gflops=flops / 1e9 / ours_s, matmul_peak_gflops=peaks,
-        utilisation_pct=100 * flops / 1e9 / ours_s / peaks["float32"], plain_kernels_sweep_s=plain_s,
-        plain_utilisation_pct=100 * flops / 1e9 / plain_s / peaks["float32"],
+        utilisation_pct=100 * flops / 1e9 / ours_s / peaks["float32"],
         train_images_per_s=training_throughput(model, device),
         forward_ms_per_image={n: 1000 * sec / n for n, sec in zip(FORWARD_BATCHES, forward_s, strict=True)},
         images_per_sweep={"ours": ours_images, "naive": naive_images},
     )
-    if device.type == "cpu":  # glibc's allocator only matters on the host
-        out["child_sweep_s"], out["child_sweep_glibc_malloc_defaults_s"] = (
-            sweep_in_child(repeats, tuning) for tuning in (True, False))
-        exact = default_sweep(model.float64_twin())  # float32's own rounding, as the yardstick for both paths
-        out["max_abs_diff_per_scale"] = {name: [(a - b).abs().max().item() for a, b in zip(x, y, strict=True)]
-                                         for name, (x, y) in {"fused_vs_plain": (ours, plain),
-                                                              "fused_vs_float64": (ours, exact),
-                                                              "plain_vs_float64": (plain, exact)}.items()}
+    if device.type == "cpu":  # float32's own rounding, against a float64 run of the same sweep
+        exact = default_sweep(model.float64_twin())
+        out["float64_max_abs_diff_per_scale"] = [(a - b).abs().max().item() for a, b in zip(ours, exact, strict=True)]
     else:  # the noise is drawn on the CPU, so every device should draw the same digits
         out["cpu_max_abs_diff"] = (ours - default_sweep(model)).abs().max().item()
     return out
@@ -322,16 +293,10 @@ def device_rows(name, fig, release):
          f"batched is {fig['batched_over_naive']:.2f}x faster (target >= 2x); largest pixel difference "
          f"{fig['naive_max_abs_diff']:.1e}"),
     ]
-    if "max_abs_diff_per_scale" in fig:
-        diffs = {name: max(per_scale) for name, per_scale in fig["max_abs_diff_per_scale"].items()}
-        rows.append(("same sweep, fused vs plain kernels: largest pixel difference", f"{diffs['fused_vs_plain']:.1e}",
-                     f"from float64: fused {diffs['fused_vs_float64']:.1e}, plain {diffs['plain_vs_float64']:.1e} "
-                     "(float32's own rounding, amplified by s up to 10)"))
-    if "child_sweep_s" in fig:
-        tuned, untuned = fig["child_sweep_s"], fig["child_sweep_glibc_malloc_defaults_s"]
-        rows.append(("same sweep in a child process, glibc's default malloc", f"{untuned * 1000:.0f} ms",
-                     f"{untuned / tuned:.2f}x the time with our malloc thresholds ({tuned * 1000:.0f} ms "
-                     "in a child process too)"))
+    if "float64_max_abs_diff_per_scale" in fig:
+        rows.append(("same sweep against a float64 run: largest pixel difference",
+                     f"{max(fig['float64_max_abs_diff_per_scale']):.1e}",
+                     "float32's own rounding, amplified by s up to 10"))
     small, large = (fig["forward_ms_per_image"][n] for n in FORWARD_BATCHES)
     ours, naive = fig["images_per_sweep"]["ours"], fig["images_per_sweep"]["naive"]
     rows.append((f"one model forward, per image, batch {FORWARD_BATCHES[0]} / {FORWARD_BATCHES[1]}",
@@ -343,8 +308,7 @@ def device_rows(name, fig, release):
          f"{fig['achieved_gflops']:.1f} GFLOP/s achieved"),
         (f"matmul peak fp32 ({sizes['float32']}^3) / bf16 ({sizes['bfloat16']}^3)",
          f"{peaks['float32']:.0f} / {peaks['bfloat16']:.0f} GFLOP/s",
-         f"utilisation {fig['utilisation_pct']:.0f}% of the fp32 peak (target >= 75%); with the plain kernels "
-         f"{fig['plain_utilisation_pct']:.0f}% ({fig['plain_kernels_sweep_s'] * 1000:.0f} ms a sweep)"),
+         f"utilisation {fig['utilisation_pct']:.0f}% of the fp32 peak"),
         ("training throughput, release config, batch 64", f"{fig['train_images_per_s']:.0f} img/s", release),
     ]
     return [(measure, name, value, note) for measure, value, note in rows]
@@ -354,7 +318,7 @@ def live_costs(model, repeats):
     """Seconds (median) of one live-slider column (4 samples, pure function) and of the default sweep, in turns."""
     from playground.views.guidance import live
 
-    column = lambda: live.live_column(model, DEFAULT_LABEL, live.LIVE_SCALE, DEFAULT_SAMPLES, 0)  # noqa: E731
+    column = lambda: live.live_column(model, live.LiveRequest(DEFAULT_LABEL, live.LIVE_SCALE, DEFAULT_SAMPLES, 0))  # noqa: E731
     (column_s, sweep_s), _ = interleaved([column, lambda: default_sweep(model)], repeats)
     return {"live_column_s": column_s, "default_sweep_s": sweep_s}
 
@@ -362,7 +326,7 @@ def live_costs(model, repeats):
 PARTS = ("devices", "views", "live", "launches", "load", "judge")  # rows 1-3 and 6; 4; 8; 5; 9; 7
 
 
-def main(argv=None):
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--devices", nargs="+", choices=["cpu", "cuda"], default=None,
@@ -388,19 +352,60 @@ def main(argv=None):
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if "cuda" in devices and not torch.cuda.is_available():
         p.error("--devices cuda: torch sees no CUDA GPU here")
-    devices = list(dict.fromkeys(devices))
+    args.devices = list(dict.fromkeys(devices))
+    return args
+
+
+def launches(cold_starts):
+    """Row 5's figures: `(report entries, table rows)` from `cold_starts` launches taken in turns."""
+    runs = [(cold_start(), cold_start(fast_source_lines=False), bare_imports()) for _ in range(cold_starts)]
+    (fast, calls), (slow, _) = (import_line_splitting(on) for on in (True, False))
+    measures = ("cold_start", "cold_start_python_splitter", "bare_imports")
+    medians = dict(zip(measures, (statistics.median(column) for column in zip(*runs, strict=True)), strict=True))
+    report = {**{f"{name}_s": value for name, value in medians.items()},
+              "launches_s": [dict(zip(measures, run, strict=True)) for run in runs],
+              "import_line_splitting_s": {"c": fast, "python": slow, "calls": calls}}
+    rows = [
+        ("cold start (python app.py -> page answers)", "cpu", f"{medians['cold_start']:.1f} s",
+         f"median of {cold_starts}; target <= 6 s; {medians['cold_start_python_splitter']:.1f} s with "
+         f"Python 3.11's own splitter ({FAST_SOURCE_LINES_ENV}=0), launches taken in turns"),
+        ("process settings and a bare `import gradio, torch` in a fresh interpreter", "cpu",
+         f"{medians['bare_imports']:.1f} s", f"the floor under cold start: no app code runs; cold start is "
+         f"{medians['cold_start'] - medians['bare_imports']:.2f} s above it (target <= 0.9 s)"),
+        ("`import gradio` splitting source files into lines", "cpu", f"{fast:.2f} s",
+         f"{slow:.2f} s with Python 3.11's own splitter ({FAST_SOURCE_LINES_ENV}=0); {calls:.0f} calls, "
+         "for gradio's stub checks"),
+    ]
+    return report, rows
+
+
+def print_judge(judged, per_class, q_scales):
+    """Row 7 as tables (one per metric, a row per path); returns the largest accuracy gaps at s > 0."""
+    print(f"\nthe judge on the cpu, {per_class} samples per digit per scale, seed 0 (the same noise on every path):")
+    for metric, (title, digits) in QUALITY_METRICS.items():
+        print(f"\n{title}\n\n| path | " + " | ".join(f"s = {s:g}" for s in q_scales) + " |")
+        print("|---" * (len(q_scales) + 1) + "|")
+        for name, (_, _, label) in QUALITY_PATHS.items():
+            print(f"| {label} | " + " | ".join(f"{judged[metric][name][s]:.{digits}f}" for s in q_scales) + " |")
+    acc, guided = judged["accuracy"], [s for s in q_scales if s > 0]
+    if not guided:
+        return None
+    gaps = {name: max(100 * abs(acc["default"][s] - acc[name][s]) for s in guided) for name in acc if name != "default"}
+    print("\nlargest accuracy gap at s > 0 (allowed: 1 point): "
+          + "; ".join(f"{gap:.1f} against {QUALITY_PATHS[name][2]}" for name, gap in gaps.items()))
+    return gaps
+
+
+def main(argv=None):
+    args = parse_args(argv)
     parts = set(args.parts)
     apply_process_settings()  # as the app and the other command lines do
-
     # Launches first, while the machine is as a user starting the app finds it (long compute can slow later work).
-    if "launches" in parts:
-        launches = [(cold_start(), cold_start(fast_source_lines=False), bare_imports())
-                    for _ in range(args.cold_starts)]
-        (fast, calls), (slow, _) = (import_line_splitting(on) for on in (True, False))
+    launch_report, launch_rows = launches(args.cold_starts) if "launches" in parts else ({}, [])
     torch.manual_seed(0)
     model = load_pretrained()
-    names = {name: hardware(torch.device(name)) for name in (devices if "devices" in parts else ["cpu"])}
-    report = {"devices": names, "sweep": SWEEP, "parts": [part for part in PARTS if part in parts]}
+    names = {name: hardware(torch.device(name)) for name in (args.devices if "devices" in parts else ["cpu"])}
+    report = {"devices": names, "sweep": SWEEP, "parts": [part for part in PARTS if part in parts], **launch_report}
     print(f"# DiT Playground benchmark, torch {torch.__version__}", flush=True)
     print("\n".join(f"- {name}: {what}" for name, what in names.items()) + "\n", flush=True)
 
@@ -410,7 +415,7 @@ def main(argv=None):
         release = (f"the release run on {run['hardware']}: "
                    f"{run['global_batch'] * run['steps'] / run['wall_time_s']:.0f} img/s (from its model card)")
         report["per_device"] = {}
-        for name in devices:
+        for name in args.devices:
             report["per_device"][name] = device_figures(model, torch.device(name), args.repeats)
             rows += device_rows(name, report["per_device"][name], release)
     if "views" in parts:
@@ -423,55 +428,17 @@ def main(argv=None):
         rows.append(("live slider: one column (4 samples, 8 steps), server-side", "cpu",
                      f"{lv['live_column_s'] * 1000:.0f} ms", f"{lv['live_column_s'] / lv['default_sweep_s']:.2f}x the "
                      f"default sweep ({lv['default_sweep_s'] * 1000:.0f} ms, in turns); target <= 150 ms"))
-    if "launches" in parts:
-        measures = ("cold_start", "cold_start_python_splitter", "bare_imports")
-        medians = dict(zip(measures, (statistics.median(column) for column in zip(*launches, strict=True)),
-                           strict=True))
-        report.update({f"{name}_s": value for name, value in medians.items()},
-                      launches_s=[dict(zip(measures, launch, strict=True)) for launch in launches],
-                      import_line_splitting_s={"c": fast, "python": slow, "calls": calls})
-        rows += [
-            ("cold start (python app.py -> page answers)", "cpu", f"{medians['cold_start']:.1f} s",
-             f"median of {args.cold_starts}; target <= 6 s; {medians['cold_start_python_splitter']:.1f} s with "
-             f"Python 3.11's own splitter ({FAST_SOURCE_LINES_ENV}=0), launches taken in turns"),
-            ("process settings and a bare `import gradio, torch` in a fresh interpreter", "cpu",
-             f"{medians['bare_imports']:.1f} s", f"the floor under cold start: no app code runs; cold start is "
-             f"{medians['cold_start'] - medians['bare_imports']:.2f} s above it (target <= 0.9 s)"),
-            ("`import gradio` splitting source files into lines", "cpu", f"{fast:.2f} s",
-             f"{slow:.2f} s with Python 3.11's own splitter ({FAST_SOURCE_LINES_ENV}=0); {calls:.0f} calls, "
-             "for gradio's stub checks"),
-        ]
+    rows += launch_rows
     if rows:
         print("| measure | device | value | note |\n|---|---|---|---|")
         print("\n".join(f"| {' | '.join(row)} |" for row in rows), flush=True)
     if "load" in parts:
-        from playground.bench.load import report_markdown, run_load
-
         with launched_app() as (url, pid, _):
             report["load"] = run_load(url, pid, args.load_clients, args.load_seconds)
-        print("\nthe launched app under load (`python -m playground.bench.load`):\n\n" + report_markdown(report["load"]),
-              flush=True)
-
+        print("\nthe launched app under load (`python -m playground.bench.load`):\n\n"
+              + report_markdown(report["load"]), flush=True)
     if "judge" in parts:
-        q_scales = args.quality_scales
-        report["judge"] = judged = quality(model, args.quality_per_class, q_scales)
-        print(f"\nthe judge on the cpu, {args.quality_per_class} samples per digit per scale, seed 0 (the same noise "
-              "on every path):")
-        for metric, (title, digits) in QUALITY_METRICS.items():
-            print(f"\n{title}\n\n| path | " + " | ".join(f"s = {s:g}" for s in q_scales) + " |")
-            print("|---" * (len(q_scales) + 1) + "|")
-            for name, (_, _, label) in QUALITY_PATHS.items():
-                print(f"| {label} | " + " | ".join(f"{judged[metric][name][s]:.{digits}f}" for s in q_scales) + " |")
-        acc, guided = judged["accuracy"], [s for s in q_scales if s > 0]
-        if guided:
-            gaps = {name: max(100 * abs(acc["default"][s] - acc[name][s]) for s in guided)
-                    for name in acc if name != "default"}
-            report["max_accuracy_gap_points"] = gaps
-            print("\nlargest accuracy gap at s > 0 (allowed: 1 point): "
-                  + "; ".join(f"{gap:.1f} against {QUALITY_PATHS[name][2]}" for name, gap in gaps.items()))
+        report["judge"] = quality(model, args.quality_per_class, args.quality_scales)
+        report["max_accuracy_gap_points"] = print_judge(report["judge"], args.quality_per_class, args.quality_scales)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    main()

@@ -26,10 +26,10 @@ from playground.cli.sample import (
     load_model_or_exit,
 )
 from playground.data import add_data_argument, load_split, to_model_range
-from playground.grids import evaluation_table
 from playground.judge import evaluate_samples, frechet_distance, load_judge
 from playground.process import apply_process_settings
 from playground.sampling import sample_guided
+from playground.tables import evaluation_table
 
 
 def evaluate_scales(model, judge, scales, per_class, steps, seed, sampler, split, precision="fp32", progress=None,

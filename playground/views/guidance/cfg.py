@@ -1,13 +1,14 @@
-"""View 3, classifier-free guidance: one class sampled at several guidance scales from shared noise, judged.
+"""Classifier-free guidance: one class sampled at several guidance scales from shared noise, judged.
 
-`sweep_view` returns everything the tab shows; `validate_sweep` checks a request against the caps below (a client
-can skip the widgets); `DEFAULTS` are the widgets' initial values (the sweep's own defaults live in
-`playground.diffusion`) and `PRESETS` the one-click demos. The distribution-level picture from the all-class run
-that `python -m playground.cli.tradeoff` precomputes is `views.cfg_tradeoff`.
+`validate_sweep` checks a request against the caps below (a client can skip the widgets) and returns a
+`SweepRequest`; `sweep_view` takes it and returns everything the page shows. `DEFAULTS` are the widgets' initial
+values, the sweep the page opens on, and `PRESETS` the one-click demos. The distribution-level picture from the
+all-class run that `python -m playground.cli.tradeoff` precomputes is `views.guidance.cfg_tradeoff`.
 """
 
 import math
 import time
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
@@ -15,17 +16,9 @@ import torch
 
 from playground import plots
 from playground.data import to_uint8
-from playground.diffusion import (
-    DEFAULT_LABEL,
-    DEFAULT_SAMPLER,
-    DEFAULT_SAMPLES,
-    DEFAULT_SCALES,
-    DEFAULT_STEPS,
-    SAMPLERS,
-    alpha_sigma,
-)
+from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS
 from playground.grids import capture_steps, sweep_grid, trajectory_image
-from playground.guidance import Guidance, classifier_free_guidance
+from playground.guidance import Guidance
 from playground.inputs import MAX_SEED, as_choice, as_int, fmt, parse_number_list
 from playground.judge import classify, diversity, wilson_interval
 from playground.model import DiTConfig
@@ -36,6 +29,9 @@ MAX_SCALES = 8  # guidance scales in one CFG sweep
 MAX_SAMPLES = 8  # samples per guidance scale
 MAX_STEPS = 100  # denoising steps of one sweep
 MAX_IMAGE_STEPS = 3200  # scales x samples x steps in one run: bounds the CPU time of a request
+# The sweep the page opens on (and `python -m playground.bench` times): a digit, drawn this many times per scale,
+# at these guidance scales.
+DEFAULT_LABEL, DEFAULT_SAMPLES, DEFAULT_SCALES = 3, 4, (0.0, 1.0, 2.0, 4.0, 7.0, 10.0)
 
 DEFAULTS = MappingProxyType(
     {
@@ -75,8 +71,31 @@ def as_bool(value, name):
     raise ValueError(f"{name} must be true or false, got {value!r}.")
 
 
+@dataclass(frozen=True)
+class SweepRequest:
+    """A checked sweep (`validate_sweep`): `samples` rows of digit `label` at each of `scales`, from the noise of
+    `seed`, `steps` steps of `sampler`; `clip`: clip x0 to [-1, 1] and re-derive eps at each step."""
+
+    label: int
+    scales: tuple
+    samples: int
+    seed: int
+    steps: int
+    sampler: str
+    clip: bool = True
+
+    def guidance(self):
+        return Guidance(clip=self.clip)
+
+    def check(self, model):
+        """Raise `GuidanceError` (a ValueError) if `model` cannot run this sweep's guidance (e.g. a model without
+        a null class asked for a scale other than 1)."""
+        self.guidance().check(model, self.scales)
+
+
 def validate_sweep(label, scales, samples, seed, steps, sampler, clip=True, num_classes=DiTConfig.num_classes):
-    """Checked sweep arguments, or ValueError with a message for the person at the screen."""
+    """The `SweepRequest` of these inputs, or ValueError with a message, naming the field, for the person at the
+    screen."""
     label = as_int(label, "class", 0, num_classes - 1)  # the null class is not a digit to draw
     scale_list = parse_scales(scales)
     samples = as_int(samples, "samples per scale", 1, MAX_SAMPLES)
@@ -90,7 +109,14 @@ def validate_sweep(label, scales, samples, seed, steps, sampler, clip=True, num_
             f"{len(scale_list)} scales × {samples} samples × {steps} steps = {work} image-steps; the limit is "
             f"{MAX_IMAGE_STEPS}. Use fewer scales, samples or steps."
         )
-    return label, scale_list, samples, seed, steps, sampler, clip
+    return SweepRequest(label, tuple(scale_list), samples, seed, steps, sampler, clip)
+
+
+def sample_sweep(model, request, callback=None, on_step=None):
+    """`sample_guided` on `request`: float samples `[S, N, 1, H, W]` in [-1, 1] (hooks as it takes them)."""
+    return sample_guided(model, [request.label] * request.samples, request.scales, steps=request.steps,
+                         seed=request.seed, sampler=request.sampler, guidance=request.guidance(), callback=callback,
+                         on_step=on_step)
 
 
 def judge_metrics(judge, samples, label):
@@ -148,39 +174,30 @@ def best_scale(scales, metrics):
     return None
 
 
-
-
-def guided_x0_peak(scales):
-    """An `on_step` hook that records, per scale, the largest |x0| the guided prediction implies before any clip.
-
-    Returns `(hook, peaks)`: after sampling, `peaks[k]` is that maximum over every step, row and pixel of scale k.
-    The data lie in [-1, 1]; this is what clipping x0 pulls back at each step.
+def guided_x0_peak(count):
+    """An `on_step` hook that records, per scale, the largest |x0| of the guided prediction before any clip (the
+    sampler's "x0_guided"). Returns `(hook, peaks)`: after sampling, `peaks[k]` is that maximum over every step,
+    row and pixel of scale k of `count`. The data lie in [-1, 1]; this is what clipping x0 pulls back at each step.
     """
-    s = torch.as_tensor([float(v) for v in scales], dtype=torch.float32).view(-1, 1, 1, 1, 1)
-    peaks = [0.0] * len(scales)
+    peaks = [0.0] * count
 
     def hook(step):
-        alpha, sigma = alpha_sigma(step["t"])
-        eps = classifier_free_guidance(step["eps_cond"], step["eps_other"], s.to(step["x_t"].device))
-        x0 = (step["x_t"] - sigma * eps) / alpha
-        for k, peak in enumerate(x0.abs().flatten(1).amax(1).tolist()):
+        for k, peak in enumerate(step["x0_guided"].abs().flatten(1).amax(1).tolist()):
             peaks[k] = max(peaks[k], peak)
 
     return hook, peaks
 
 
-def sweep_view(
-    model, label, scales, samples, seed, steps, sampler, clip=True, judge=None, judge_note=None, progress=None,
-    on_x0=None,
-):
+def sweep_view(model, request, judge=None, judge_note=None, progress=None, on_x0=None):
     """Sample one class at several guidance scales from shared noise; grid, judge scores, trajectory, text.
 
-    Takes the checked arguments of `validate_sweep` (`clip`: clip x0 and re-derive eps at each step).
-    `progress(value, desc=...)`, if given, hears about each step (`value` = (step, total)) and the judging (1.0).
-    Without a judge, `judge_note` says why. `on_x0(step, total, x0)`, if given, sees the predicted x0
-    `[S, N, C, H, W]` after each step (the streamed grid); "images" holds the uint8 samples `[S, N, H, W]`.
+    `request`: a `SweepRequest`. `progress(value, desc=...)`, if given, hears about each step (`value` = (step,
+    total)) and the judging (1.0). Without a judge, `judge_note` says why. `on_x0(step, total, x0)`, if given, sees
+    the predicted x0 `[S, N, C, H, W]` after each step (the streamed grid); "images" holds the uint8 samples
+    `[S, N, H, W]`.
     """
     progress = progress or (lambda value, desc=None: None)
+    scales, steps = request.scales, request.steps
     keep = set(capture_steps(steps))
     frames = {}
 
@@ -191,26 +208,16 @@ def sweep_view(
         if on_x0 is not None:
             on_x0(step, total, x0)
 
-    peak_hook, peaks = guided_x0_peak(scales)
+    peak_hook, peaks = guided_x0_peak(len(scales))
     progress((0, steps), desc="starting from noise")
     start = time.perf_counter()
-    samples_out = sample_guided(
-        model,
-        [label] * samples,
-        scales,
-        steps=steps,
-        seed=seed,
-        sampler=sampler,
-        guidance=Guidance(clip=clip),
-        callback=on_step,
-        on_step=peak_hook,
-    )
+    samples_out = sample_sweep(model, request, callback=on_step, on_step=peak_hook)
     elapsed = time.perf_counter() - start
     images = to_uint8(samples_out).numpy()  # [S, N, 28, 28]
     progress(1.0, desc="judging")
-    metrics = judge_metrics(judge, samples_out, label) if judge is not None else []
-    run = {"label": label, "samples": samples, "steps": steps, "sampler": sampler, "clip": clip,
-           "seconds": elapsed, "x0_peak": peaks}
+    metrics = judge_metrics(judge, samples_out, request.label) if judge is not None else []
+    run = {"label": request.label, "samples": request.samples, "steps": steps, "sampler": request.sampler,
+           "clip": request.clip, "seconds": elapsed, "x0_peak": peaks}
     return {
         "grid": sweep_grid(images, scales),
         "metrics": metrics_figure(scales, metrics, judge_note),
@@ -256,89 +263,47 @@ def cfg_explainer_markdown(scales=None):
     return text
 
 
-def metrics_figure(scales, metrics, note=None):
-    """Judge accuracy with 95% Wilson intervals and confidence (left axis), diversity (right axis) against s."""
-    if not metrics:
-        return plots.message_figure(note or "The judge is not available, so there are no scores for this run.")
-    order = np.argsort(scales, kind="stable")
-    xs = [float(scales[i]) for i in order]
-    ordered = [metrics[i] for i in order]
-    accuracy = [m["accuracy"] for m in ordered]
+def metric_trace(xs, ys, name, kind, hover, yaxis="y", line=None, marker=None, **bars):
+    """One line of the judge chart in the colour of `kind`; `bars`: its error_y and customdata, if any."""
+    return {"type": "scatter", "x": xs, "y": ys, **bars, "mode": "lines+markers", "name": name,
+            "line": {"color": KIND_COLOURS[kind], "width": 3, **(line or {})}, "marker": {"size": 10, **(marker or {})},
+            "hovertemplate": hover, "xaxis": "x", "yaxis": yaxis}
+
+
+def metric_traces(xs, ordered, with_diversity):
+    """Accuracy with its Wilson bars and confidence on the left axis, diversity (if any) on the right."""
+    wilson = {"type": "data", "symmetric": False, "array": [m["accuracy_high"] - m["accuracy"] for m in ordered],
+              "arrayminus": [m["accuracy"] - m["accuracy_low"] for m in ordered], "thickness": 2, "width": 6}
     data = [
-        {
-            "type": "scatter",
-            "x": xs,
-            "y": accuracy,
-            "error_y": {
-                "type": "data",
-                "symmetric": False,
-                "array": [m["accuracy_high"] - m["accuracy"] for m in ordered],
-                "arrayminus": [m["accuracy"] - m["accuracy_low"] for m in ordered],
-                "thickness": 2,
-                "width": 6,
-            },
-            "customdata": [[m["accuracy_low"], m["accuracy_high"]] for m in ordered],
-            "mode": "lines+markers",
-            "name": "judge accuracy (95% interval)",
-            "line": {"color": KIND_COLOURS["accuracy"], "width": 3},
-            "marker": {"size": 10},
-            "hovertemplate": "s = %{x}<br>accuracy %{y:.2f} [%{customdata[0]:.2f}, %{customdata[1]:.2f}]"
-            "<extra></extra>",
-            "xaxis": "x",
-            "yaxis": "y",
-        },
-        {
-            "type": "scatter",
-            "x": xs,
-            "y": [m["confidence"] for m in ordered],
-            "mode": "lines+markers",
-            "name": "judge confidence",
-            "line": {"color": KIND_COLOURS["confidence"], "width": 3},
-            "marker": {"size": 10},
-            "hovertemplate": "s = %{x}<br>judge confidence %{y:.3f}<extra></extra>",
-            "xaxis": "x",
-            "yaxis": "y",
-        },
+        metric_trace(xs, [m["accuracy"] for m in ordered], "judge accuracy (95% interval)", "accuracy",
+                     "s = %{x}<br>accuracy %{y:.2f} [%{customdata[0]:.2f}, %{customdata[1]:.2f}]<extra></extra>",
+                     error_y=wilson, customdata=[[m["accuracy_low"], m["accuracy_high"]] for m in ordered]),
+        metric_trace(xs, [m["confidence"] for m in ordered], "judge confidence", "confidence",
+                     "s = %{x}<br>judge confidence %{y:.3f}<extra></extra>"),
     ]
-    if all(m.get("diversity") is not None for m in metrics):
-        data.append(
-            {
-                "type": "scatter",
-                "x": xs,
-                "y": [m["diversity"] for m in ordered],
-                "mode": "lines+markers",
-                "name": "diversity (right axis)",
-                "line": {"color": KIND_COLOURS["diversity"], "width": 3, "dash": "dash"},
-                "marker": {"size": 10, "symbol": "square"},
-                "hovertemplate": "s = %{x}<br>diversity %{y:.3g}<extra></extra>",
-                "xaxis": "x",
-                "yaxis": "y2",
-            }
-        )
+    if with_diversity:
+        data.append(metric_trace(xs, [m["diversity"] for m in ordered], "diversity (right axis)", "diversity",
+                                 "s = %{x}<br>diversity %{y:.3g}<extra></extra>", line={"dash": "dash"},
+                                 marker={"symbol": "square"}, yaxis="y2"))
+    return data
+
+
+def metrics_layout(xs, ordered, note):
+    """The judge chart's layout: the headline, dotted lines at s = 0 and s = 1, diversity's axis on the right."""
     n = len(ordered[0].get("predicted", [])) or None
     pad = max((max(xs) - min(xs)) * 0.05, 0.25)
     dotted = {"color": "#888", "dash": "dot"}
     subtitle = f"bars: 95% Wilson intervals from {n} sample{'s' if n != 1 else ''} per scale" if n else None
-    figure_layout = plots.layout(
+    return plots.layout(
         accuracy_headline(xs, ordered),
         note or subtitle or "dotted lines: s = 0 unconditional, s = 1 conditional",
         height=420,
         margin={"l": 70, "r": 70, "t": 90, "b": 115},
-        xaxis={
-            "anchor": "y",
-            "domain": [0.0, 0.94],
-            "title": {"text": "guidance scale s (dotted: s = 0 and s = 1)"},
-            "range": [min(xs) - pad, max(xs) + pad],
-        },
+        xaxis={"anchor": "y", "domain": [0.0, 0.94], "title": {"text": "guidance scale s (dotted: s = 0 and s = 1)"},
+               "range": [min(xs) - pad, max(xs) + pad]},
         yaxis={"anchor": "x", "domain": [0.0, 1.0], "title": {"text": "accuracy / confidence"}, "range": [0, 1.05]},
-        yaxis2={
-            "anchor": "x",
-            "overlaying": "y",
-            "side": "right",
-            "title": {"text": "diversity"},
-            "showgrid": False,
-            "rangemode": "tozero",
-        },
+        yaxis2={"anchor": "x", "overlaying": "y", "side": "right", "title": {"text": "diversity"}, "showgrid": False,
+                "rangemode": "tozero"},
         shapes=[
             {"type": "line", "x0": s, "x1": s, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain", "line": dotted}
             for s in (0, 1)
@@ -346,7 +311,17 @@ def metrics_figure(scales, metrics, note=None):
         ],
         legend={"orientation": "h", "y": -0.3, "x": 0},
     )
-    return plots.figure(data, figure_layout)
+
+
+def metrics_figure(scales, metrics, note=None):
+    """Judge accuracy with 95% Wilson intervals and confidence (left axis), diversity (right axis) against s."""
+    if not metrics:
+        return plots.message_figure(note or "The judge is not available, so there are no scores for this run.")
+    order = np.argsort(scales, kind="stable")
+    xs = [float(scales[i]) for i in order]
+    ordered = [metrics[i] for i in order]
+    with_diversity = all(m.get("diversity") is not None for m in metrics)
+    return plots.figure(metric_traces(xs, ordered, with_diversity), metrics_layout(xs, ordered, note))
 
 
 def accuracy_headline(scales, metrics):

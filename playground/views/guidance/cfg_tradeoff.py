@@ -1,21 +1,21 @@
-"""The guidance tab's all-class picture: the precomputed CFG curve (`python -m playground.cli.tradeoff`), 300 samples
-per scale, as a three-panel figure (Frechet distance, accuracy, diversity against s) and a sentence computed from it.
-A sweep of one digit with a handful of samples cannot show the trade-off at the level of the distribution; this can.
+"""The CFG page's all-class picture: the precomputed CFG curve (`python -m playground.cli.tradeoff`), samples of every
+digit at each scale, as a three-panel figure (Frechet distance, accuracy, diversity against s) and a sentence computed
+from it. A sweep of one digit with a handful of samples cannot show the trade-off at the level of the distribution;
+this can.
 """
 
 from pathlib import Path
 
 from playground import plots
-from playground.assets import ASSETS
+from playground.assets import ASSETS, TRADEOFF_FILE
 from playground.inputs import fmt
 from playground.views.guidance import curves
 from playground.views.guidance.cfg import KIND_COLOURS
 
-TRADEOFF_PATH = curves.TRADEOFF_FILE  # written by `python -m playground.cli.tradeoff`
 TRADEOFF_COMMAND = f"{curves.COMMAND} --out assets/tradeoff.json"
 
 
-def load_tradeoff(path=TRADEOFF_PATH, curve="cfg"):
+def load_tradeoff(path=TRADEOFF_FILE, curve="cfg"):
     """`(run, None)` with `run` the JSON of `python -m playground.cli.tradeoff` holding `curve`, or `(None, reason)`."""
     shown = Path(path)
     if shown.is_relative_to(ASSETS.parent):
@@ -35,7 +35,7 @@ def tradeoff_points(run, curve="cfg"):
 
 def tradeoff_facts(run, curve="cfg"):
     """What the all-class curve says, computed: the lowest Frechet distance and the scales whose ±2 SE reach it
-    (`tradeoff_curves.best_point`), the last scale's, whether its rise is beyond that noise, accuracy and diversity."""
+    (`curves.best_point`), the last scale's, whether its rise is beyond that noise, accuracy and diversity."""
     points = tradeoff_points(run, curve)
     best, overlaps = curves.best_point(points)
     last = points[-1]
@@ -137,7 +137,7 @@ def tradeoff_figure(run, curve="cfg"):
     return plots.figure(data, figure_layout)
 
 
-def tradeoff_view(path=TRADEOFF_PATH, curve="cfg"):
+def tradeoff_view(path=TRADEOFF_FILE, curve="cfg"):
     """`{"figure", "markdown"}` of the precomputed all-class curve, or a figure and text that say what is missing."""
     run, reason = load_tradeoff(path, curve)
     if run is None:

@@ -6,6 +6,7 @@ so the two requests are in the same units and sign, and the view puts them side 
 """
 
 import time
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
@@ -18,6 +19,7 @@ from playground.grids import labelled_grid
 from playground.guidance import Guidance, log_prob_gradient
 from playground.inputs import MAX_SEED, as_int, fmt, parse_number_list
 from playground.judge import classify, diversity, diversity_jackknife_se, wilson_interval
+from playground.model import DiTConfig
 from playground.sampling import sample_guided
 from playground.views.guidance import curves
 
@@ -27,11 +29,34 @@ INSPECT_STEPS = (1, 3, 5, 7)
 DEFAULTS = MappingProxyType({"label": 3, "seed": 0, "samples": 4, "g": "2, 8, 16", "s": "1, 2, 4"})
 
 
-def validate(label, seed, samples, g, s, num_classes=10):
-    return (as_int(label, "digit", 0, num_classes - 1), as_int(seed, "seed", 0, MAX_SEED),
-            as_int(samples, "samples", 2, MAX_CG_SAMPLES),
-            parse_number_list(g, name="classifier scale g", max_count=MAX_VALUES, lo=0, hi=100),
-            parse_number_list(s, name="CFG scale s", max_count=MAX_VALUES, lo=-5, hi=30))
+NO_NULL_CLASS = ("This model was trained without label dropout, so it has no null class and no unconditional "
+                 "prediction ε_u: classifier guidance steers ε_u, and CFG needs it too. Serve a model trained with "
+                 "label dropout to compare them.")
+
+
+@dataclass(frozen=True)
+class ClassifierRequest:
+    """The digit, the seed, samples per column, the classifier scales g and the CFG scales s to compare."""
+
+    label: int
+    seed: int
+    samples: int
+    g_values: tuple[float, ...]
+    s_values: tuple[float, ...]
+
+
+def validate(label, seed, samples, g, s, num_classes=DiTConfig.num_classes):
+    """The request, checked; `ValueError` naming the field that is wrong."""
+    return ClassifierRequest(
+        as_int(label, "digit", 0, num_classes - 1), as_int(seed, "seed", 0, MAX_SEED),
+        as_int(samples, "samples", 2, MAX_CG_SAMPLES),
+        tuple(parse_number_list(g, name="classifier scale g", max_count=MAX_VALUES, lo=0, hi=100)),
+        tuple(parse_number_list(s, name="CFG scale s", max_count=MAX_VALUES, lo=-5, hi=30)))
+
+
+def cannot_guide(model):
+    """Why this page has nothing to show for `model` (in plain words), or None when it can compare the guides."""
+    return NO_NULL_CLASS if model.null_class is None else None
 
 
 def side_by_side(model, classifier, judge, label, seed, samples, g_values, s_values, progress=None):
@@ -158,11 +183,16 @@ def summary_markdown(rows, req, cg_seconds, cfg_seconds, card):
     return "\n".join(lines)
 
 
-def classifier_guidance_view(model, classifier, judge, label, seed, samples, g_values, s_values, tradeoff=None,
-                             progress=None):
-    grid, rows, cg_seconds, cfg_seconds = side_by_side(model, classifier, judge, label, seed, samples, g_values,
-                                                       s_values, progress=progress)
-    req = requests(model, classifier, judge, label, seed)
+def classifier_guidance_view(model, classifier, judge, request, tradeoff=None, progress=None):
+    """Classifier guidance at each g next to CFG at each s on the same noise, what each guide asks of ε along one
+    run, where the classifier can read the digit, and the trade-off curves. `ValueError` (in plain words) for a
+    model without a null class."""
+    if (reason := cannot_guide(model)) is not None:
+        raise ValueError(reason)
+    r = request
+    grid, rows, cg_seconds, cfg_seconds = side_by_side(model, classifier, judge, r.label, r.seed, r.samples,
+                                                       r.g_values, r.s_values, progress=progress)
+    req = requests(model, classifier, judge, r.label, r.seed)
     return {
         "grid": grid, "summary": summary_markdown(rows, req, cg_seconds, cfg_seconds, classifier.card),
         "requests": requests_figure(req), "accuracy_by_t": accuracy_by_t_figure(classifier.card),

@@ -1,6 +1,6 @@
 """The precomputed guidance trade-off (`python -m playground.cli.tradeoff` -> assets/tradeoff.json) as figures.
 
-Every point is 30 samples of each of the ten digits, so its accuracy has a Wilson interval and its
+Every point is `settings.per_class` samples of each of the ten digits, so its accuracy has a Wilson interval and its
 diversity and Frechet distance a standard error; the views draw them as error bars and compare
 methods only where those allow it.
 """

@@ -8,6 +8,7 @@ conditioning instead of the null class; its precomputed curve is compared with C
 """
 
 import math
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
@@ -19,7 +20,7 @@ from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, alpha_sigma, sa
 from playground.grids import labelled_grid
 from playground.inputs import MAX_SEED, as_int, fmt
 from playground.judge import classify, wilson_interval
-from playground.model import DiT
+from playground.model import DiT, DiTConfig
 from playground.sampling import sample_guided
 from playground.views.guidance import curves
 from playground.views.guidance.cfg import parse_scales
@@ -31,9 +32,21 @@ DEFAULTS = MappingProxyType({"label": 3, "seed": 0, "scales": "1, 2, 4", "sample
 STAND_IN_SCALE = 4.0
 
 
-def validate(label, seed, scales, samples, num_classes=10):
-    return (as_int(label, "digit", 0, num_classes - 1), as_int(seed, "seed", 0, MAX_SEED), parse_scales(scales),
-            as_int(samples, "samples per model and scale", 1, MAX_DROPOUT_SAMPLES))
+@dataclass(frozen=True)
+class DropoutRequest:
+    """The digit, the seed, the guidance scales every companion is swept over, and samples per model and scale."""
+
+    label: int
+    seed: int
+    scales: tuple[float, ...]
+    samples: int
+
+
+def validate(label, seed, scales, samples, num_classes=DiTConfig.num_classes):
+    """The request, checked; `ValueError` naming the field that is wrong."""
+    return DropoutRequest(as_int(label, "digit", 0, num_classes - 1), as_int(seed, "seed", 0, MAX_SEED),
+                          tuple(parse_scales(scales)),
+                          as_int(samples, "samples per model and scale", 1, MAX_DROPOUT_SAMPLES))
 
 
 def with_stand_in_null(model, vector):
@@ -91,10 +104,10 @@ def sweep_scores(judge, sweeps, label, scales):
 
 
 @torch.no_grad()
-def null_predictions(models, reference, label, seed):
-    """eps_c and eps_u of each companion with a null row, on the same x_t (the release model's run at s = 1)."""
+def null_predictions(models, served, label, seed):
+    """eps_c and eps_u of each companion with a null row, on the same x_t (the served model's run at s = 1)."""
     states = []
-    sample_guided(reference, [label], [1.0], steps=DEFAULT_STEPS, seed=seed, sampler=DEFAULT_SAMPLER,
+    sample_guided(served, [label], [1.0], steps=DEFAULT_STEPS, seed=seed, sampler=DEFAULT_SAMPLER,
                      on_step=lambda d: states.append(d["x_t"][0, 0].clone()))
     timesteps = sampling_timesteps(DEFAULT_STEPS)
     x = torch.stack([states[k - 1] for k in INSPECT_STEPS])
@@ -119,7 +132,7 @@ def null_figure(timesteps, predictions):
             panels += [(f"p {rate}, t {t}: ε_c", eps_c[i, 0], (-bound, bound), "RdBu"),
                        (f"ε_u (‖ε_c−ε_u‖ {gap:.2f})", eps_u[i, 0], (-bound, bound), "RdBu")]
     return plots.image_panels(panels, 2 * len(timesteps), "What the null class learned: ε_c next to ε_u",
-                              "the same x_t for both companions (the release model's run at s = 1); blue −, red +",
+                              "the same x_t for both companions (the served model's run at s = 1); blue −, red +",
                               height=420)
 
 
@@ -175,7 +188,7 @@ def companion_table(tradeoff, scales=(1.0, 2.0, 4.0)):
 
 
 def verdict(tradeoff, stand_in_scores):
-    """The sentence the tab exists for, computed from the curves and the stand-in run."""
+    """The sentences the page exists for, computed from the curves and the stand-in run."""
     get = {key: {p["s"]: p for p in curves.points(tradeoff, f"companion_p{key}")} for key in RATES}
     p1, p5, p0 = get["0.1"].get(1.0), get["0.5"].get(1.0), get["0"].get(1.0)
     if not (p1 and p5 and p0):
@@ -243,8 +256,10 @@ def autoguidance_markdown(tradeoff, target=0.95):
     return "\n".join(lines)
 
 
-def label_dropout_view(models, reference, label, seed, scales, samples, judge=None, tradeoff=None):
-    """Everything the tab shows: live sweep of the companions, their null class, the stand-ins, the verdicts."""
+def label_dropout_view(models, served, request, judge=None, tradeoff=None):
+    """Everything the page shows: the companions (`{rate: model}`) swept live, their null class on the served
+    model's trajectory, their label tables, the p = 0 model's stand-ins, the verdicts from the curves."""
+    label, seed, scales, samples = request.label, request.seed, list(request.scales), request.samples
     sweeps = companion_sweep(models, label, seed, scales, samples)
     scores = sweep_scores(judge, sweeps, label, scales)
     live = ["| model | " + " | ".join(f"s = {fmt(s)}" for s in scales) + " |", "|---" * (len(scales) + 1) + "|"]
@@ -253,7 +268,7 @@ def label_dropout_view(models, reference, label, seed, scales, samples, judge=No
                  f"{sc[0]}/{sc[1]} [{wilson_interval(*sc)[0]:.2f}, {wilson_interval(*sc)[1]:.2f}]"
                  for i, sc in enumerate(per_scale)]
         live.append(f"| p = {rate} | " + " | ".join(cells) + " |")
-    timesteps, predictions = null_predictions(models, reference, label, seed)
+    timesteps, predictions = null_predictions(models, served, label, seed)
     stand_in_grid, stand_in_scores = stand_in_results(models["0"], judge, label, seed, samples)
     return {
         "grid": sweep_grid_image(sweeps, scales, samples),

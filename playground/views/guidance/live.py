@@ -1,10 +1,10 @@
-"""The guidance tab, live: one column re-sampled as a scale slider moves, the sweep streamed step by step, and the
+"""The guidance page, live: one column re-sampled as a scale slider moves, the sweep streamed step by step, and the
 sweep's denoising exported for slides (animated GIF of the predicted x0, final grid as PNG).
 
-`live_column` samples one guidance scale with the default sampler and steps from the sweep's noise, so its bytes
-equal that scale's column of a sweep with the same seed and samples. `stream_sweep` runs `cfg_sweep.sweep_view` in
-a worker thread and yields the grid of the predicted x0 after every step, then the sweep's own result.
-`export_files` writes the GIF and PNG of a sweep. No gradio here.
+`live_column` samples one guidance scale with the default sampler and steps from the sweep's noise (a `LiveRequest`
+is a one-scale `SweepRequest`), so its bytes equal that scale's column of a sweep with the same seed and samples.
+`stream_sweep` runs `cfg.sweep_view` in a worker thread and yields the grid of the predicted x0 after every step,
+then the sweep's own result. `export_files` writes the GIF and PNG of a sweep. No gradio here.
 """
 
 import contextvars
@@ -13,42 +13,59 @@ import queue
 import tempfile
 import threading
 import time
-from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from playground.cache import Cache
 from playground.data import to_uint8
 from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
 from playground.grids import denoising_frames, labelled_grid, save_gif, sweep_grid, titled
-from playground.guidance import Guidance
 from playground.inputs import MAX_SEED, as_float, as_int, fmt
 from playground.judge import classify
 from playground.model import DiTConfig
-from playground.sampling import sample_guided
-from playground.views.guidance import cfg as cfg_sweep
+from playground.views.guidance import cfg
 
-LIVE_SCALE = 4.0  # the slider's first value: one of the default sweep's scales, so the tab opens on its column
+LIVE_SCALE = 4.0  # the slider's first value: one of the default sweep's scales, so the page opens on its column
 LIVE_STEP = 0.1
-KEPT_SWEEPS = 4  # streamed sweeps whose frames are kept for the export that follows them
+# The frames of the last streamed sweeps, by request, for the export that follows each of them.
+FRAMES = Cache("streamed sweep frames", max_items=4)
 EXPORT_DIR = Path(tempfile.gettempdir()) / "dit-playground-exports"
 
 
+@dataclass(frozen=True)
+class LiveRequest:
+    """A checked live column (`validate_live`): `samples` rows of digit `label` at guidance scale `scale`, from the
+    noise of `seed`."""
+
+    label: int
+    scale: float
+    samples: int
+    seed: int
+
+    def as_sweep(self):
+        """The one-scale sweep this column is: the default sampler and steps, x0 clipped."""
+        return cfg.SweepRequest(self.label, (self.scale,), self.samples, self.seed, DEFAULT_STEPS, DEFAULT_SAMPLER)
+
+    def check(self, model):
+        """Raise `GuidanceError` if `model` cannot guide at this scale."""
+        self.as_sweep().check(model)
+
+
 def validate_live(label, scale, samples, seed, num_classes=DiTConfig.num_classes):
-    """Checked `(label, scale, samples, seed)` of the live column, or ValueError for the person at the screen."""
+    """The `LiveRequest` of these inputs, or ValueError, naming the field, for the person at the screen."""
     label = as_int(label, "class", 0, num_classes - 1)
-    scale = as_float(scale, "guidance scale", *cfg_sweep.SCALE_RANGE)
-    samples = as_int(samples, "samples", 1, cfg_sweep.MAX_SAMPLES)
+    scale = as_float(scale, "guidance scale", *cfg.SCALE_RANGE)
+    samples = as_int(samples, "samples", 1, cfg.MAX_SAMPLES)
     seed = as_int(seed, "seed", 0, MAX_SEED)
-    return label, scale, samples, seed
+    return LiveRequest(label, scale, samples, seed)
 
 
-def sample_column(model, label, scale, samples, seed):
-    """uint8 `[samples, H, W]`: one guidance scale, the default sampler and steps, clipped x0, the sweep's noise."""
-    x = sample_guided(model, [label] * samples, [scale], steps=DEFAULT_STEPS, seed=seed, sampler=DEFAULT_SAMPLER,
-                         guidance=Guidance(clip=True))
-    return to_uint8(x[0]).numpy()
+def sample_column(model, request):
+    """uint8 `[samples, H, W]` of a `LiveRequest`."""
+    return to_uint8(cfg.sample_sweep(model, request.as_sweep())[0]).numpy()
 
 
 def judge_reads(judge, images):
@@ -76,26 +93,26 @@ def column_view(images, label, scale, judge=None, seconds=None):
     return {"image": image, "line": line}
 
 
-def live_column(model, label, scale, samples, seed, judge=None):
-    """The live column for checked arguments: `{"image", "line", "images"}` (uint8 `[samples, H, W]`)."""
+def live_column(model, request, judge=None):
+    """The live column of a `LiveRequest`: `{"image", "line", "images"}` (uint8 `[samples, H, W]`)."""
     start = time.perf_counter()
-    images = sample_column(model, label, scale, samples, seed)
-    return {**column_view(images, label, scale, judge, time.perf_counter() - start), "images": images}
+    images = sample_column(model, request)
+    return {**column_view(images, request.label, request.scale, judge, time.perf_counter() - start),
+            "images": images}
 
 
 class _Stopped(Exception):
     """Raised in the worker when the stream's reader went away (the person left or a new request replaced it)."""
 
 
-def stream_sweep(model, args, judge=None, judge_note=None, progress=None):
+def stream_sweep(model, request, judge=None, judge_note=None, progress=None):
     """Yield `("step", grid)` after each denoising step (the sweep grid of the predicted x0; steps that arrive
     while the reader is busy are skipped, the newest wins), then `("done", out)` with `sweep_view`'s result plus
-    "x0_steps", uint8 `[steps, S, N, H, W]`. `args`: the checked arguments of `validate_sweep`.
+    "x0_steps", uint8 `[steps, S, N, H, W]`, for the `SweepRequest` `request`.
 
     The sweep runs in a worker thread (with this context, so gradio's progress bar still hears it); its samples
     are those of the unstreamed `sweep_view`. Closing the generator stops the worker at its next step.
     """
-    scales = args[1]
     updates, stop = queue.Queue(), threading.Event()
 
     def on_x0(step, total, x0):
@@ -105,8 +122,7 @@ def stream_sweep(model, args, judge=None, judge_note=None, progress=None):
 
     def work():
         try:
-            out = cfg_sweep.sweep_view(model, *args, judge=judge, judge_note=judge_note, progress=progress,
-                                       on_x0=on_x0)
+            out = cfg.sweep_view(model, request, judge=judge, judge_note=judge_note, progress=progress, on_x0=on_x0)
             updates.put(("done", out))
         except BaseException as e:  # noqa: BLE001 - handed to the reader, which raises it
             updates.put(("error", e))
@@ -126,38 +142,24 @@ def stream_sweep(model, args, judge=None, judge_note=None, progress=None):
                 yield "done", {**value, "x0_steps": np.stack(x0_steps)}
                 return
             x0_steps.append(value)
-            yield "step", sweep_grid(value, scales)
+            yield "step", sweep_grid(value, request.scales)
     finally:
         stop.set()
 
 
-_kept = OrderedDict()
-_kept_lock = threading.Lock()
+def keep_frames(request, out):
+    """Keep a streamed sweep's frames and samples (`stream_sweep`'s "done") for `export_files`."""
+    FRAMES.put(request, (out["x0_steps"], out["images"]))
 
 
-def _key(label, scales, *rest):
-    return (label, tuple(scales), *rest)
-
-
-def keep_frames(args, out):
-    """Remember a finished sweep's frames and samples for `export_files` (the last `KEPT_SWEEPS` sweeps)."""
-    with _kept_lock:
-        _kept[_key(*args)] = (out["x0_steps"], out["images"])
-        _kept.move_to_end(_key(*args))
-        while len(_kept) > KEPT_SWEEPS:
-            _kept.popitem(last=False)
-
-
-def sweep_frames(model, label, scales, samples, seed, steps, sampler, clip=True):
-    """`(x0_steps, images)` of a sweep: uint8 predicted x0 `[steps, S, N, H, W]` and samples `[S, N, H, W]`;
-    kept from a streamed sweep with these arguments if there was one, else sampled (the same bytes)."""
-    with _kept_lock:
-        kept = _kept.get(_key(label, scales, samples, seed, steps, sampler, clip))
+def sweep_frames(model, request):
+    """`(x0_steps, images)` of a `SweepRequest`: uint8 predicted x0 `[steps, S, N, H, W]` and samples
+    `[S, N, H, W]`; kept from a streamed sweep of this request if there was one, else sampled (the same bytes)."""
+    kept = FRAMES.peek(request)
     if kept is not None:
         return kept
     x0_steps = []
-    x = sample_guided(model, [label] * samples, scales, steps=steps, seed=seed, sampler=sampler,
-                         guidance=Guidance(clip=clip), callback=lambda k, n, x0: x0_steps.append(to_uint8(x0).numpy()))
+    x = cfg.sample_sweep(model, request, callback=lambda k, n, x0: x0_steps.append(to_uint8(x0).numpy()))
     return np.stack(x0_steps), to_uint8(x).numpy()
 
 
@@ -168,14 +170,15 @@ def gif_frames(x0_steps, images, scales, row_labels=None, cell=84):
     return denoising_frames(x0_steps, scales, row_labels, cell=cell)
 
 
-def export_files(model, label, scales, samples, seed, steps, sampler, clip=True, directory=EXPORT_DIR):
-    """Write the sweep's denoising GIF and final-grid PNG into `directory`; returns their two paths."""
-    x0_steps, images = sweep_frames(model, label, scales, samples, seed, steps, sampler, clip)
-    key = repr((label, scales, samples, seed, steps, sampler, clip))
-    stem = f"cfg_{label}_seed{seed}_{steps}{sampler.replace('+', 'p')}_{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+def export_files(model, request, directory=EXPORT_DIR):
+    """Write the denoising GIF and final-grid PNG of a `SweepRequest` into `directory`; returns their two paths."""
+    x0_steps, images = sweep_frames(model, request)
+    digest = hashlib.sha1(repr(request).encode()).hexdigest()[:8]
+    sampler = request.sampler.replace("+", "p")
+    stem = f"cfg_{request.label}_seed{request.seed}_{request.steps}{sampler}_{digest}"
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     gif, png = directory / f"{stem}.gif", directory / f"{stem}.png"
-    save_gif(gif_frames(x0_steps, images, scales), gif)
-    sweep_grid(images, scales).save(png, format="png")
+    save_gif(gif_frames(x0_steps, images, request.scales), gif)
+    sweep_grid(images, request.scales).save(png, format="png")
     return [str(gif), str(png)]

@@ -1,6 +1,6 @@
-"""View: conditioning counterfactuals. A real trajectory, the same noise, and one thing about t or y changed.
+"""View: when is the digit decided? A real trajectory, the same noise, and one thing about t or y changed.
 
-The interventions are hooks on the shipped model (never edits of it), installed by `intervened` around
+The interventions are hooks on the served model (never edits of it), installed by `intervened` around
 `sampling.sample_guided`, which runs unchanged:
 - lie about t: a forward pre-hook on the DiT hands the network t' (t + offset, clipped to 0..999, or a constant)
   instead of t; the sampler still steps with the true t;
@@ -9,8 +9,11 @@ The interventions are hooks on the shipped model (never edits of it), installed 
 - cut a route: chosen blocks get c = t_emb + y_emb(null) instead of t_emb + y_emb(y) (a pre-hook on each block; the
   class reaches the network only through adaLN), or their adaLN gates are zeroed (a hook on their adaLN_modulation
   output), so they add nothing to the residual stream.
-`counterfactual_view` runs one experiment beside the plain run and has the judge read the finished digits;
-`DEFAULTS` are the widgets' initial values, `PRESETS` the one-click demos, `validate_counterfactual` the checks.
+A model without a null class (trained without label dropout) has neither guidance nor a null label to cut with:
+it runs at s = 1 and cuts by zeroing gates. `validate_counterfactual` checks a request once, into a
+`CounterfactualRequest`; `counterfactual_view` runs its experiment beside the plain run and has the judge read the
+finished digits. `DEFAULTS` are the widgets' initial values (for DiT-Tiny/4; `fitted` moves them into another
+model's ranges) and `presets` the one-click demos.
 """
 
 import contextlib
@@ -39,16 +42,58 @@ DEFAULTS = MappingProxyType(
     {"experiment": EXPERIMENTS[0], "label": 3, "other_label": 8, "seed": 0, "samples": 4, "scale": 4.0,
      "t_mode": "offset", "t_value": 300, "cut_kind": CUT_KINDS[0], "cut_blocks": "0, 1, 2"}
 )
-PRESETS = {  # one-click demos, arguments in the order of DEFAULTS
-    "When is a 3 decided? (3 → 8)": dict(DEFAULTS),
-    "When is a 1 decided? (1 → 7)": {**DEFAULTS, "label": 1, "other_label": 7, "seed": 1},
-    "Which blocks carry the class? (null label)": {**DEFAULTS, "experiment": "cut a route", "label": 5},
-    "Zero the gates of the last 3 blocks": {**DEFAULTS, "experiment": "cut a route", "label": 2,
-                                            "cut_kind": "zero gates", "cut_blocks": "3, 4, 5"},
-    "Lie: tell it t + 300": {**DEFAULTS, "experiment": "lie about t", "label": 7},
-    "Lie: always t = 999": {**DEFAULTS, "experiment": "lie about t", "label": 4, "t_mode": "constant",
-                            "t_value": 999},
-}
+NO_NULL = "This model has no null class: use guidance scale 1 and cut by zeroing gates."
+
+
+@dataclass(frozen=True)
+class CounterfactualRequest:
+    """Checked arguments of one experiment: which one, the digit drawn (and the one to switch to), seed, samples,
+    guidance scale, the lie about t (mode and value) and the cut (kind and block indices, sorted, no repeats)."""
+
+    experiment: str
+    label: int
+    other_label: int
+    seed: int
+    samples: int
+    scale: float
+    t_mode: str
+    t_value: int
+    cut_kind: str
+    cut_blocks: tuple
+
+
+def fitted(values, config, has_null=True):
+    """`values` (DEFAULTS or a demo's) for a model of `config`: classes beyond its last moved to it (the class to
+    switch to kept apart from the one drawn), blocks it lacks dropped, and without a null class s = 1 and a cut by
+    zeroing gates."""
+    last = config.num_classes - 1
+    label, other = min(values["label"], last), min(values["other_label"], last)
+    if other == label:
+        other = (label + 1) % config.num_classes
+    blocks = ", ".join(b for b in values["cut_blocks"].split(", ") if b and int(b) < config.depth)
+    changed = {"label": label, "other_label": other, "cut_blocks": blocks}
+    if not has_null:
+        changed |= {"scale": 1.0, "cut_kind": "zero gates"}
+    return {**values, **changed}
+
+
+def presets(config, has_null=True):
+    """The one-click demos for a model of `config`, arguments in the order of DEFAULTS. Without a null class the
+    demo that cuts by the null label is left out (the others run at s = 1)."""
+    last_three = range(max(config.depth - 3, 0), config.depth)
+    demos = {
+        "When is a 3 decided? (3 → 8)": dict(DEFAULTS),
+        "When is a 1 decided? (1 → 7)": {**DEFAULTS, "label": 1, "other_label": 7, "seed": 1},
+        "Which blocks carry the class? (null label)": {**DEFAULTS, "experiment": "cut a route", "label": 5},
+        f"Zero the gates of the last {len(last_three)} blocks": {
+            **DEFAULTS, "experiment": "cut a route", "label": 2, "cut_kind": "zero gates",
+            "cut_blocks": ", ".join(map(str, last_three))},
+        "Lie: tell it t + 300": {**DEFAULTS, "experiment": "lie about t", "label": 7},
+        "Lie: always t = 999": {**DEFAULTS, "experiment": "lie about t", "label": 4, "t_mode": "constant",
+                                "t_value": 999},
+    }
+    return {name: fitted(values, config, has_null) for name, values in demos.items()
+            if has_null or (values["experiment"], values["cut_kind"]) != ("cut a route", "null label")}
 
 
 @dataclass(frozen=True)
@@ -135,7 +180,8 @@ def parse_blocks(text, depth):
 
 def validate_counterfactual(experiment, label, other_label, seed, samples, scale, t_mode, t_value, cut_kind,
                             cut_blocks, config=None, has_null=True):
-    """Checked arguments, or ValueError with a message naming the field."""
+    """A `CounterfactualRequest` for a model of `config` (default: DiT-Tiny/4's) that has (`has_null`) or lacks a
+    null class, or ValueError with a message naming the field."""
     config = config or DiTConfig()
     experiment = as_choice(experiment, "experiment", EXPERIMENTS)
     label = as_int(label, "class", 0, config.num_classes - 1)
@@ -151,8 +197,9 @@ def validate_counterfactual(experiment, label, other_label, seed, samples, scale
     cut_kind = as_choice(cut_kind, "way to cut", CUT_KINDS)
     blocks = parse_blocks(cut_blocks, config.depth)
     if not has_null and (scale != 1 or (experiment == "cut a route" and cut_kind == "null label")):
-        raise ValueError("This model has no null class: use guidance scale 1 and cut by zeroing gates.")
-    return experiment, label, other_label, seed, samples, scale, t_mode, t_value, cut_kind, blocks
+        raise ValueError(NO_NULL)
+    return CounterfactualRequest(experiment, label, other_label, seed, samples, scale, t_mode, t_value, cut_kind,
+                                 blocks)
 
 
 def readings(judge, images, label):
@@ -191,23 +238,40 @@ def count_text(reads, label):
     return f"{sum(r == label for r in reads)}/{len(reads)}"
 
 
-def switch_experiment(model, judge, label, other, seed, samples, scale, progress):
-    ts = sampling_timesteps(STEPS)
-    finals, reads = [], []
+def sample_names(samples):
+    return [f"sample {s + 1}" for s in range(samples)]
+
+
+def switch_runs(model, r, progress):
+    """The finished samples `[samples, C, H, W]` when `r.label` switches to `r.other_label` at step k, for
+    k = 0..STEPS (k = 0: from the start, a plain run of the other digit; k = STEPS: never, a plain run of `r.label`)."""
+    finals = []
     for k in range(STEPS + 1):
-        progress((k, STEPS + 1), desc=f"switch {label} → {other} at step {k}")
-        out = run(model, label, seed, samples, scale, Intervention(switch_to=other, switch_at=k))
-        finals.append(out["final"])
-        reads.append(readings(judge, out["final"], label))
-    headers = [f"k={k}" for k in range(STEPS + 1)]
-    image = figs.image_grid(torch.stack(finals, 1), headers, [f"sample {s + 1}" for s in range(samples)])
+        progress((k, STEPS + 1), desc=f"switch {r.label} → {r.other_label} at step {k}")
+        switch = Intervention(switch_to=r.other_label, switch_at=k)
+        finals.append(run(model, r.label, r.seed, r.samples, r.scale, switch)["final"])
+    return finals
+
+
+def switch_picture(finals):
+    """One column per switch step k, one row per sample."""
+    return figs.image_grid(torch.stack(finals, 1), [f"k={k}" for k in range(len(finals))],
+                           sample_names(len(finals[0])))
+
+
+def switch_experiment(model, judge, r, progress):
+    label, other = r.label, r.other_label
+    ts = sampling_timesteps(STEPS)
+    finals = switch_runs(model, r, progress)
+    reads = [readings(judge, final, label) for final in finals]
+    image = switch_picture(finals)
     if reads[0] is None:
         return image, figs.no_judge_figure(), "The judge did not load, so no digit is read."
     overall, per_sample = decided_step(reads, label)
-    new_until = [k for k in range(STEPS + 1) if all(r == other for r in reads[k])]
+    new_until = [k for k in range(STEPS + 1) if all(x == other for x in reads[k])]
     lines = [f"- **Switch {label} → {other} at step k** (k = 0: {a(other)} from the start; k = {STEPS}: never "
-             f"switched, a plain {label}; {SAMPLER}, {STEPS} steps, s = {scale:g}, seed {seed}). The judge reads "
-             + ", ".join(f"k={k}: {'·'.join(str(r) for r in reads[k])}" for k in range(STEPS + 1)) + "."]
+             f"switched, a plain {label}; {SAMPLER}, {STEPS} steps, s = {r.scale:g}, seed {r.seed}). The judge reads "
+             + ", ".join(f"k={k}: {'·'.join(str(x) for x in reads[k])}" for k in range(STEPS + 1)) + "."]
     if overall is None:
         lines.append(f"- Not every plain run reads as {a(label)}, so when it is decided is not defined here.")
     else:
@@ -224,68 +288,95 @@ def switch_experiment(model, judge, label, other, seed, samples, scale, progress
     return image, figs.switch_figure(reads, label, other), "\n".join(lines)
 
 
-def cut_experiment(model, judge, label, seed, samples, scale, kind, blocks, progress):
+def cut_runs(model, r, progress):
+    """`{name: finished samples}`: the plain run, the chosen cut (`r.cut_blocks`, "cut none" when empty), each
+    block cut alone, and every block cut."""
     depth = len(model.blocks)
+    blocks = r.cut_blocks
     sets = {"plain": (), f"cut {', '.join(map(str, blocks)) or 'none'}": blocks}
     sets |= {f"block {b}": (b,) for b in range(depth)} | {f"all {depth}": tuple(range(depth))}
     runs = {}
     for i, (name, chosen) in enumerate(sets.items()):
-        progress((i, len(sets)), desc=f"{kind}: {name}")
-        where = {"null_blocks": chosen} if kind == "null label" else {"zero_gate_blocks": chosen}
-        runs[name] = run(model, label, seed, samples, scale, Intervention(**where))["final"]
+        progress((i, len(sets)), desc=f"{r.cut_kind}: {name}")
+        where = {"null_blocks": chosen} if r.cut_kind == "null label" else {"zero_gate_blocks": chosen}
+        runs[name] = run(model, r.label, r.seed, r.samples, r.scale, Intervention(**where))["final"]
+    return runs
+
+
+def cut_picture(runs):
+    """One column per run of `cut_runs`, one row per sample."""
     names = list(runs)
-    image = figs.image_grid(torch.stack([runs[n] for n in names], 1), names,
-                            [f"sample {s + 1}" for s in range(samples)])
+    return figs.image_grid(torch.stack([runs[n] for n in names], 1), names, sample_names(len(runs["plain"])))
+
+
+def cut_experiment(model, judge, r, progress):
+    label, depth = r.label, len(model.blocks)
+    runs = cut_runs(model, r, progress)
+    names = list(runs)
+    image = cut_picture(runs)
     change = {n: float((runs[n] - runs["plain"]).pow(2).mean().sqrt()) for n in names}
     reads = {n: readings(judge, runs[n], label) for n in names}
     singles = [f"block {b}" for b in range(depth)]
     by_change = sorted(singles, key=lambda n: -change[n])
-    how = "the null label instead of the digit" if kind == "null label" else "zero gates: the block adds nothing"
-    lines = [f"- **Cut a route ({how}), {label}s, s = {scale:g}, seed {seed}.** Pixel change from the plain run "
+    how = "the null label instead of the digit" if r.cut_kind == "null label" else "zero gates: the block adds nothing"
+    lines = [f"- **Cut a route ({how}), {label}s, s = {r.scale:g}, seed {r.seed}.** Pixel change from the plain run "
              "(RMS on [−1, 1]) when one block alone is cut: "
              + ", ".join(f"{n[6:]}: {change[n]:.2f}" for n in singles) + f"; largest: **{by_change[0]}**, "
              f"smallest: {by_change[-1]}."]
-    if reads["plain"] is not None:
-        fraction = {n: sum(r == label for r in reads[n]) / samples for n in names}
-        carriers = [n[6:] for n in singles if fraction[n] < fraction["plain"]]
-        lines.append(
-            f"- **The judge reads {a(label)}** in {count_text(reads['plain'], label)} plain samples; with one block "
-            "cut: " + ", ".join(f"{n[6:]}: {count_text(reads[n], label)}" for n in singles)
-            + f"; {names[1]}: {count_text(reads[names[1]], label)} (reads {'·'.join(map(str, reads[names[1]]))}); "
-            f"all {depth} blocks: {count_text(reads[names[-1]], label)} (reads "
-            f"{'·'.join(map(str, reads[names[-1]]))}). "
-            + (f"Cutting block(s) {', '.join(carriers)} alone loses the digit in some samples, so they carry the "
-               "class; the others can be cut one at a time without losing it."
-               if carriers else "No single block's cut loses the digit: the class is carried redundantly.")
-            + (" (With every block cut, the final layer still gets the label.)" if kind == "null label" else ""))
-        plot = figs.cut_figure(names, fraction, change, label)
-    else:
-        plot = figs.cut_figure(names, None, change, label)
-    return image, plot, "\n".join(lines)
+    if reads["plain"] is None:
+        return image, figs.cut_figure(names, None, change, label), "\n".join(lines)
+    fraction = {n: sum(x == label for x in reads[n]) / r.samples for n in names}
+    carriers = [n[6:] for n in singles if fraction[n] < fraction["plain"]]
+    lines.append(
+        f"- **The judge reads {a(label)}** in {count_text(reads['plain'], label)} plain samples; with one block "
+        "cut: " + ", ".join(f"{n[6:]}: {count_text(reads[n], label)}" for n in singles)
+        + f"; {names[1]}: {count_text(reads[names[1]], label)} (reads {'·'.join(map(str, reads[names[1]]))}); "
+        f"all {depth} blocks: {count_text(reads[names[-1]], label)} (reads "
+        f"{'·'.join(map(str, reads[names[-1]]))}). "
+        + (f"Cutting block(s) {', '.join(carriers)} alone loses the digit in some samples, so they carry the "
+           "class; the others can be cut one at a time without losing it."
+           if carriers else "No single block's cut loses the digit: the class is carried redundantly.")
+        + (" (With every block cut, the final layer still gets the label.)" if r.cut_kind == "null label" else ""))
+    return image, figs.cut_figure(names, fraction, change, label), "\n".join(lines)
 
 
-def lie_experiment(model, judge, label, seed, samples, scale, t_mode, t_value, progress):
-    ts = sampling_timesteps(STEPS)
-    lie = Intervention(t_offset=t_value) if t_mode == "offset" else Intervention(t_constant=t_value)
-    told_name = (f"t' = t {'+' if t_value >= 0 else '−'} {abs(t_value)}" if t_mode == "offset" else f"t' = {t_value}")
+def told_name(r):
+    """What the network is told, in words: "t' = t + 300" or "t' = 999"."""
+    if r.t_mode == "offset":
+        return f"t' = t {'+' if r.t_value >= 0 else '−'} {abs(r.t_value)}"
+    return f"t' = {r.t_value}"
+
+
+def lie_runs(model, r, progress):
+    """The plain run and the run told `told_name(r)` at every step (outputs of `run`)."""
+    lie = Intervention(t_offset=r.t_value) if r.t_mode == "offset" else Intervention(t_constant=r.t_value)
     progress((0, 2), desc="plain run")
-    plain = run(model, label, seed, samples, scale)
-    progress((1, 2), desc=f"told {told_name}")
-    lied = run(model, label, seed, samples, scale, lie)
-    told = [min(max(t + t_value, 0), NUM_TIMESTEPS - 1) if t_mode == "offset" else t_value for t in ts]
-    shown = min(samples, 3)
+    plain = run(model, r.label, r.seed, r.samples, r.scale)
+    progress((1, 2), desc=f"told {told_name(r)}")
+    return plain, run(model, r.label, r.seed, r.samples, r.scale, lie)
+
+
+def lie_picture(plain, lied, told):
+    """For up to 3 samples, a row of the plain run and a row of the lied one: x0 at every step, then the final."""
     rows, names = [], []
-    for s in range(shown):
-        for name, out in (("plain", plain), (told_name, lied)):
+    for s in range(min(len(plain["final"]), 3)):
+        for name, out in (("plain", plain), (told, lied)):
             rows.append(torch.cat([out["x0"][:, s], out["final"][s : s + 1]]))
             names.append(f"{name}\nsample {s + 1}")
-    headers = [f"x0 t={t}" for t in ts] + ["final"]
-    image = figs.image_grid(torch.stack(rows), headers, names)
+    headers = [f"x0 t={t}" for t in sampling_timesteps(STEPS)] + ["final"]
+    return figs.image_grid(torch.stack(rows), headers, names)
+
+
+def lie_experiment(model, judge, r, progress):
+    label, ts = r.label, sampling_timesteps(STEPS)
+    plain, lied = lie_runs(model, r, progress)
+    told = [min(max(t + r.t_value, 0), NUM_TIMESTEPS - 1) if r.t_mode == "offset" else r.t_value for t in ts]
+    image = lie_picture(plain, lied, told_name(r))
     rms = (lied["x0"] - plain["x0"]).pow(2).mean(dim=(1, 2, 3, 4)).sqrt().numpy()
     rough = {n: roughness(out["final"]).mean().item() for n, out in (("plain", plain), ("lied", lied))}
     worst = int(np.argmax(rms))
-    lines = [f"- **Lie about t ({told_name}, clipped to 0..{NUM_TIMESTEPS - 1}; the sampler still uses the true t), "
-             f"{label}s, s = {scale:g}, seed {seed}.** The network was told "
+    lines = [f"- **Lie about t ({told_name(r)}, clipped to 0..{NUM_TIMESTEPS - 1}; the sampler still uses the true "
+             f"t), {label}s, s = {r.scale:g}, seed {r.seed}.** The network was told "
              + ", ".join(f"{true}→{seen}" for true, seen in zip(ts, told, strict=True))
              + f". Its x0 predictions differ from the plain run's by RMS {rms[0]:.2f} at the first step, "
              f"{rms[-1]:.2f} at the last, most at step {worst + 1} (t = {ts[worst]}: {rms[worst]:.2f}).",
@@ -300,13 +391,14 @@ def lie_experiment(model, judge, label, seed, samples, scale, t_mode, t_value, p
     return image, figs.lie_figure(ts, told, rms), "\n".join(lines)
 
 
-def counterfactual_view(model, experiment, label, other_label, seed, samples, scale, t_mode, t_value, cut_kind,
-                        cut_blocks, judge=None, progress=None):
-    """(image, plotly figure, markdown) of one experiment, from the checked arguments of `validate_counterfactual`."""
+EXPERIMENT_VIEWS = {"switch the label": switch_experiment, "cut a route": cut_experiment,
+                    "lie about t": lie_experiment}
+
+
+def counterfactual_view(model, request, judge=None, progress=None):
+    """(image, plotly figure, markdown) of the experiment of a `CounterfactualRequest` (see `validate_counterfactual`)
+    beside its plain run; `judge` (optional) reads the finished digits, `progress(value, desc=...)` hears of each
+    run."""
     progress = progress or (lambda value, desc=None: None)
     model.eval()
-    if experiment == "switch the label":
-        return switch_experiment(model, judge, label, other_label, seed, samples, scale, progress)
-    if experiment == "cut a route":
-        return cut_experiment(model, judge, label, seed, samples, scale, cut_kind, cut_blocks, progress)
-    return lie_experiment(model, judge, label, seed, samples, scale, t_mode, t_value, progress)
+    return EXPERIMENT_VIEWS[request.experiment](model, judge, request, progress)

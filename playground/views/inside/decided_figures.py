@@ -1,4 +1,4 @@
-"""The pictures and plots of the counterfactual view, from the runs `counterfactual` has already made."""
+"""The pictures and plots of the view of when the digit is decided, from the runs `decided` has already made."""
 
 import numpy as np
 

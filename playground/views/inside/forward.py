@@ -1,21 +1,25 @@
-"""View: inside the DiT. One real sampling trajectory, and the shipped model's own tensors at each of its steps.
+"""View: the forward pass, step by step. One real sampling trajectory, and the served model's own tensors at each
+of its steps.
 
-`inside_view` samples a digit (DPM-Solver++(2M), 8 steps, s = INSIDE_SCALE), keeps x_t at every step, and traces
-the model's conditional forward on all 8 x_t in one batch (`inside_trace.trace_forward`: hooks on the model, its
-output is `model(x, t, y)` itself). Figures (`inside_figures`) and sentences are computed from those tensors only.
-`DEFAULTS` are its arguments' defaults and the widgets' initial values; `PRESETS` the one-click demos.
+`inside_view` samples a digit (`STEPS` steps of `SAMPLER`, s = INSIDE_SCALE, or s = 1 for a model without a null
+class), keeps x_t at every step, and traces the model's conditional forward on all of them in one batch
+(`trace.trace_forward`: hooks on the model, its output is `model(x, t, y)` itself). Figures (`forward_figures`)
+and sentences are computed from those tensors only. `validate_inside` checks a request once, into an
+`InsideRequest`; `DEFAULTS` are the widgets' initial values and `PRESETS` the one-click demos, both for DiT-Tiny/4's
+config (`fitted` moves them into another model's ranges).
 """
 
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 import torch
 
-from playground.diffusion import alpha_sigma, sampling_timesteps
+from playground.diffusion import predicted_x0, sampling_timesteps
 from playground.inputs import MAX_SEED, as_int
 from playground.model import DiT, DiTConfig
-from playground.plots import cosine_similarity_matrix
 from playground.sampling import sample_guided
+from playground.stats import cosine_similarity_matrix
 from playground.views.inside import forward_figures as figs
 from playground.views.inside import trace as tr
 
@@ -34,19 +38,42 @@ PRESETS = {  # one-click demos, arguments in the order of DEFAULTS
 }
 
 
+@dataclass(frozen=True)
+class InsideRequest:
+    """Checked arguments of `inside_view`: a digit, the seed of its trajectory, a step (1..STEPS), the block and
+    head whose attention is shown, and the query patch (row, column)."""
+
+    label: int
+    seed: int
+    step: int
+    block: int
+    head: int
+    query_row: int
+    query_col: int
+
+
 def validate_inside(label, seed, step, block, head, query_row, query_col, config=None):
-    """Checked arguments for a model of `config` (default: DiT-Tiny/4's), or ValueError naming the field."""
+    """An `InsideRequest` for a model of `config` (default: DiT-Tiny/4's), or ValueError naming the field."""
     config = config or DiTConfig()
     grid = config.input_size // config.patch_size
-    return (
-        as_int(label, "class", 0, config.num_classes - 1),  # the null class is not a digit to draw
-        as_int(seed, "seed", 0, MAX_SEED),
-        as_int(step, "step", 1, STEPS),
-        as_int(block, "block", 0, config.depth - 1),
-        as_int(head, "head", 0, config.num_heads - 1),
-        as_int(query_row, "query row", 0, grid - 1),
-        as_int(query_col, "query column", 0, grid - 1),
+    return InsideRequest(
+        label=as_int(label, "class", 0, config.num_classes - 1),  # the null class is not a digit to draw
+        seed=as_int(seed, "seed", 0, MAX_SEED),
+        step=as_int(step, "step", 1, STEPS),
+        block=as_int(block, "block", 0, config.depth - 1),
+        head=as_int(head, "head", 0, config.num_heads - 1),
+        query_row=as_int(query_row, "query row", 0, grid - 1),
+        query_col=as_int(query_col, "query column", 0, grid - 1),
     )
+
+
+def fitted(values, config):
+    """`values` (DEFAULTS or a preset) with the class, block, head and query patch moved into the ranges of a
+    model of `config` (each to its last one where it lies beyond)."""
+    last_patch = config.input_size // config.patch_size - 1
+    last = {"label": config.num_classes - 1, "block": config.depth - 1, "head": config.num_heads - 1,
+            "query_row": last_patch, "query_col": last_patch}
+    return {k: min(v, last[k]) if k in last else v for k, v in values.items()}
 
 
 def trajectory(model, label, seed):
@@ -157,12 +184,10 @@ def inside_summary(s):
 
 
 @torch.no_grad()
-def inside_view(model, label=DEFAULTS["label"], seed=DEFAULTS["seed"], step=DEFAULTS["step"],
-                block=DEFAULTS["block"], head=DEFAULTS["head"], query_row=DEFAULTS["query_row"],
-                query_col=DEFAULTS["query_col"]):
-    """Everything the tab shows for one digit, seed, step (1..STEPS), block, head and query patch."""
-    label, seed, step, block, head, query_row, query_col = validate_inside(
-        label, seed, step, block, head, query_row, query_col, model.config)
+def inside_view(model, request):
+    """Everything the page shows for one `InsideRequest` (checked for `model.config` by `validate_inside`)."""
+    label, seed, step, block, head = request.label, request.seed, request.step, request.block, request.head
+    query_row, query_col = request.query_row, request.query_col
     model.eval()
     ts = sampling_timesteps(STEPS)
     xs, eps_cond, _, scale = trajectory(model, label, seed)
@@ -181,8 +206,7 @@ def inside_view(model, label=DEFAULTS["label"], seed=DEFAULTS["seed"], step=DEFA
     stream = np.stack([w["stream"].mean(1) for w in writes], 1)
     k = step - 1
     x_k, eps_k = xs[k, 0].numpy(), rec["out"][k, 0].numpy()
-    alpha, sigma = alpha_sigma(ts[k])
-    x0_k = (x_k - sigma * eps_k) / alpha
+    x0_k = predicted_x0(x_k, eps_k, ts[k])
     pos = model.pos_embed[0].detach().numpy()
     tokens16 = xs[k : k + 1].unfold(2, p, p).unfold(3, p, p).reshape(g * g, p * p).numpy()  # row-major patches
     fresh = fresh_block_changes(model, xs[k : k + 1], t[k : k + 1], y[k : k + 1])

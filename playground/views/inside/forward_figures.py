@@ -1,4 +1,4 @@
-"""The figures of the inside-the-DiT view, from arrays `inside.inside_view` has already read off the model.
+"""The figures of the forward-pass view, from arrays `forward.inside_view` has already read off the model.
 
 Heatmaps are drawn cell by cell (`zsmooth: False`): a 7x7 map is 49 cells, each covering its 4x4 pixels of the
 28x28 image (nearest neighbour, no interpolation), and no panel is narrower than its number of columns.

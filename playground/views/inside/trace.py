@@ -1,4 +1,4 @@
-"""Read the shipped DiT's own tensors during one `model(x, t, y)`: forward hooks, nothing re-implemented.
+"""Read a DiT's own tensors during one `model(x, t, y)`: forward hooks, nothing re-implemented.
 
 `trace_forward` registers hooks on the model's submodules, calls the model once and returns what they saw, with
 `out` the forward's own return value (so it is `DiT.forward` bit for bit). The fused attention

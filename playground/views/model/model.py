@@ -5,8 +5,8 @@ Everything here is read from the loaded model and its card; the tab has no input
 
 import numpy as np
 
-from playground import plots
-from playground.grids import evaluation_markdown
+from playground import plots, stats
+from playground.tables import evaluation_markdown
 
 
 def parameter_breakdown(model):
@@ -109,7 +109,7 @@ def label_table_figure(model):
     names = [str(i) for i in range(num_classes)] + (["∅"] if len(table) > num_classes else [])
     heatmap = {
         "type": "heatmap",
-        "z": plots.cosine_similarity_matrix(table).astype(np.float32),
+        "z": stats.cosine_similarity_matrix(table).astype(np.float32),
         "x": names,
         "y": names,
         "colorscale": "RdBu",

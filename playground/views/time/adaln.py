@@ -1,18 +1,30 @@
-"""Where c = t_emb + y_emb goes: the adaLN-Zero modulation of every block and of the final layer (tab 2).
+"""Where c = t_emb + y_emb goes: the adaLN-Zero modulation of every block and of the final layer.
 
 Each block's `adaLN_modulation = Sequential(SiLU, Linear)` turns c into shift, scale and gate for attention and for
 the MLP; the final layer's into a shift and scale. A block computes `x · (1 + scale) + shift`, so the picture shows
 the multiplier `1 + scale`. `modulation_figure` shows what the conditioning sets for one class; `class_effect_figure`
-what the class changes (its modulation minus the null class's, or for the null class minus the digits' mean).
+what the class changes: its modulation minus the null class's, or, for the null class and in a model without one
+(trained with no label dropout), minus the digits' mean. `validate_label` checks a class once; `adaln_view` returns
+everything the page shows for it.
 """
+
+from types import MappingProxyType
 
 import numpy as np
 import torch
 
 from playground import plots
 from playground.diffusion import NUM_TIMESTEPS
+from playground.inputs import as_int
 from playground.model import MODULATION_NAMES
+from playground.stats import bin_means, row_bins
+from playground.views.time.mlp import times_more, varying_rms
 
+DEFAULTS = MappingProxyType({"label": 3})
+NO_NULL_CLASS = (
+    "This model was trained without label dropout, so it has **no null class ∅**: the classes are the digits "
+    "alone, and what a class changes is measured against the mean over the digits."
+)
 HSPACE = 0.1  # between the panels' columns, room for each column's colour bar
 MODULATION_T_POINTS = 250  # t columns of the modulation heatmaps: bins of 4 steps, each the mean over its t
 SUBLAYERS = {"attention": "msa", "MLP": "mlp"}  # a block's two sublayers and their suffix in MODULATION_NAMES
@@ -52,9 +64,24 @@ def modulation(model, labels, ts=None, t_emb=None):
     return values
 
 
+def validate_label(label, model):
+    """The checked class: a digit of `model`, or its null class (the last label) when it has one."""
+    if model.null_class is not None:
+        return as_int(label, "class label", 0, model.null_class)
+    try:
+        return as_int(label, "class label", 0, model.config.num_classes - 1)
+    except ValueError as e:
+        raise ValueError(f"{e} This model has no null class (it was trained without label dropout).") from None
+
+
+def label_name(model, label):
+    return f"∅ (null, {label})" if label == model.null_class else str(label)
+
+
 def reference_modulation(model, label, t_emb=None):
-    """What the class is compared with: the null class for a digit; for the null class, the mean over the digits."""
-    if label != model.null_class:
+    """What the class is compared with: the null class for a digit; for the null class, and for any class of a
+    model that has none, the mean over the digits."""
+    if model.null_class is not None and label != model.null_class:
         return modulation(model, [model.null_class], t_emb=t_emb), "the null class ∅"
     return modulation(model, list(range(model.config.num_classes)), t_emb=t_emb), "the mean over the digits"
 
@@ -79,7 +106,7 @@ def relative_change(values, reference):
 
 def binned_columns(values, bins):
     """Bin means over t (the last axis): each column the mean over the t it stands for."""
-    return plots.bin_means(np.moveaxis(values, -1, 0), bins).T if values.ndim == 2 else plots.bin_means(values, bins)
+    return bin_means(np.moveaxis(values, -1, 0), bins).T if values.ndim == 2 else bin_means(values, bins)
 
 
 def gate_summary(values):
@@ -192,8 +219,8 @@ def conditioning_view(model, label, label_name, t_emb=None):
     """The two modulation figures and the numbers the summary quotes; `t_emb`: the model's at t = 0..999, if known."""
     values = modulation(model, [label], t_emb=t_emb)
     reference, reference_name = reference_modulation(model, label, t_emb)
-    bins = plots.row_bins(NUM_TIMESTEPS, MODULATION_T_POINTS)
-    centres = plots.bin_means(np.arange(NUM_TIMESTEPS, dtype=np.float64)[:, None], bins)[:, 0]
+    bins = row_bins(NUM_TIMESTEPS, MODULATION_T_POINTS)
+    centres = bin_means(np.arange(NUM_TIMESTEPS, dtype=np.float64)[:, None], bins)[:, 0]
     change = {key: relative_change(values[key], reference[key]) for key in values}
     gates = gate_summary(values)
     return {
@@ -222,3 +249,56 @@ def conditioning_sentence(view, label_name):
         + " averaged over t and blocks."
     )
 
+
+
+def trained_embedding(model):
+    """The model's t_emb at t = 0..999, numpy `[1000, hidden]`."""
+    with torch.no_grad():
+        return model.t_embedder(torch.arange(NUM_TIMESTEPS, dtype=torch.float32)).numpy()
+
+
+def time_and_class(model, label, trained):
+    """The t-varying part of the trained t_emb `trained` against the class part: y_emb(label) minus the null
+    class's (for the null class, the digits' mean distance to it; with no null class, minus the digits' mean)."""
+    with torch.no_grad():
+        table = model.y_embedder.embedding_table.weight.double().numpy()
+    null, digits = model.null_class, table[: model.config.num_classes]
+    if null is None:
+        class_part = float(np.linalg.norm(table[label] - digits.mean(axis=0)))
+        words = f"the class part ‖y_emb({label}) − the digits' mean y_emb‖"
+    elif label == null:
+        class_part = float(np.linalg.norm(digits - table[null], axis=1).mean())
+        words = "the digits' mean ‖y_emb(digit) − y_emb(∅)‖"
+    else:
+        class_part = float(np.linalg.norm(table[label] - table[null]))
+        words = f"the class part ‖y_emb({label_name(model, label)}) − y_emb(∅)‖"
+    return {
+        "varying": varying_rms(trained),
+        "ends": float(np.linalg.norm(trained[-1] - trained[0])),
+        "class": class_part,
+        "class_words": words,
+    }
+
+
+def time_and_class_sentence(parts):
+    """The summary's line on time against class, from the numbers of `time_and_class`."""
+    return (
+        f"- **Time against class in c = t_emb + y_emb:** the part of t_emb that varies with t has RMS length "
+        f"{parts['varying']:.3g} (t = 0 and t = 999 are {parts['ends']:.3g} apart); {parts['class_words']} is "
+        f"{parts['class']:.3g}, so the time part is {times_more(parts['varying'], parts['class'])} than the "
+        "class part."
+    )
+
+
+def adaln_view(model, label=DEFAULTS["label"]):
+    """Everything the adaLN page shows for a (checked) class `label`: the modulation, what the class changes and
+    two sentences (time against class, what the class changes in the blocks)."""
+    name = label_name(model, label)
+    trained = trained_embedding(model)
+    conditioning = conditioning_view(model, label, name, trained)
+    lines = [time_and_class_sentence(time_and_class(model, label, trained)), conditioning_sentence(conditioning, name)]
+    return {
+        "modulation": conditioning["modulation"],
+        "class_effect": conditioning["class_effect"],
+        "summary": "\n".join(lines),
+    }

@@ -1,17 +1,18 @@
-"""Does the embedding flavour matter? Our checkpoint sampled under each flavour, judged (tab 1's flavour check).
+"""Does the embedding flavour matter? Our checkpoint sampled under each flavour, judged (the waves page's check).
 
 The checkpoint was trained with DiT's embedding. A private copy of the model gets a forward hook on its
 `t_embedder` that recomputes `t_emb = mlp(timestep_embedding(t, 256, flavour=f))`; the served model is never
 touched. Every flavour starts from the same noise; the judge says how often the requested digit came out.
+`validate_flavour_inputs` checks a request once, into a `FlavourRequest`.
 """
 
 import copy
-import hashlib
-import threading
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 
+from playground.cache import Cache, weights_digest
 from playground.data import to_uint8
 from playground.diffusion import NUM_TIMESTEPS
 from playground.embedding import FLAVOURS, timestep_embedding
@@ -32,22 +33,24 @@ WHAT_DIFFERS = {
     "diffusers": "sin first, shift 1",
 }
 
-_CACHE = {}  # (model digest, judge digest, per_digit, seed) -> result
-_CACHE_SIZE = 4
-_LOCK = threading.Lock()  # one check at a time; a second caller waits and then reads the cache
+NO_NULL_CLASS = (
+    "This model was trained without label dropout, so it has no null class and no unconditional prediction: the "
+    f"check's guided samples (s = {fmt(max(SCALES))}) cannot be drawn, so the check does not run on it."
+)
+CHECKS = Cache("flavour checks", max_items=4)  # (model digest, judge digest, request) -> run_check's result
 
 
-def validate_flavour_inputs(per_digit, seed):
-    return as_int(per_digit, "samples per digit", 1, MAX_PER_DIGIT), as_int(seed, "seed", 0, MAX_SEED)
+@dataclass(frozen=True)
+class FlavourRequest:
+    """Checked arguments of the flavour check: samples per digit and scale, and the seed of their noise."""
+
+    per_digit: int
+    seed: int
 
 
-def weights_digest(module):
-    """SHA-256 of a module's weights (and buffers): what a cached result depends on."""
-    digest = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().float().contiguous().numpy().tobytes())
-    return digest.hexdigest()
+def validate_flavour_inputs(per_digit=DEFAULTS["per_digit"], seed=DEFAULTS["seed"]):
+    """A `FlavourRequest`, or ValueError naming the field."""
+    return FlavourRequest(as_int(per_digit, "samples per digit", 1, MAX_PER_DIGIT), as_int(seed, "seed", 0, MAX_SEED))
 
 
 def flavoured_model(model, flavour):
@@ -75,16 +78,11 @@ def run_check(model, judge, per_digit, seed):
     return out
 
 
-def flavour_check(model, judge, per_digit=DEFAULTS["per_digit"], seed=DEFAULTS["seed"]):
-    """The check's result for these weights, cached; concurrent callers wait for one computation."""
-    per_digit, seed = validate_flavour_inputs(per_digit, seed)
-    key = (weights_digest(model), weights_digest(judge), per_digit, seed)
-    with _LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = run_check(model, judge, per_digit, seed)
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.pop(next(iter(_CACHE)))
-        return _CACHE[key]
+def flavour_check(model, judge, request):
+    """The check's result for these weights and `request`, kept; a second caller of the same check waits for the
+    first one's result."""
+    key = (weights_digest(model), weights_digest(judge), request)
+    return CHECKS.get(key, lambda: run_check(model, judge, request.per_digit, request.seed))
 
 
 def flavour_grid(result):
@@ -148,10 +146,10 @@ def flavour_markdown(result, differences, per_digit, seed):
     return "\n".join(lines)
 
 
-def flavour_view(model, judge, per_digit=DEFAULTS["per_digit"], seed=DEFAULTS["seed"]):
-    """The flavour check as the tab shows it: the samples (a PIL grid) and the judged table with its sentences."""
-    per_digit, seed = validate_flavour_inputs(per_digit, seed)
-    result = flavour_check(model, judge, per_digit, seed)
+def flavour_view(model, judge, request):
+    """The flavour check as the page shows it: the samples (a PIL grid) and the judged table with its sentences."""
+    result = flavour_check(model, judge, request)
     ts = np.arange(NUM_TIMESTEPS, dtype=np.float64)
     differences = flavour_differences(ts, model.t_embedder.frequency_embedding_size, 10000.0)
-    return {"grid": flavour_grid(result), "summary": flavour_markdown(result, differences, per_digit, seed)}
+    return {"grid": flavour_grid(result),
+            "summary": flavour_markdown(result, differences, request.per_digit, request.seed)}

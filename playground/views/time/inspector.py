@@ -1,4 +1,4 @@
-"""The one-batch inspector of the embedding tab: a batch of t walked through the shapes, with its numbers.
+"""The one-batch inspector of the waves page: a batch of t walked through the shapes, with its numbers.
 
 `t [B]` -> `freqs` -> `args` -> `t_freq [B, dim]`, then (with a model) the trained MLP's `hidden` and `t_emb`.
 """
@@ -26,15 +26,9 @@ def fmt_vector(values, head=3, tail=1):
     return "[" + ", ".join(fmt(v) for v in values[:head]) + ", …, " + ", ".join(fmt(v) for v in values[-tail:]) + "]"
 
 
-def inspector_markdown(t_values, dim, max_period, flavour, embedder=None, embedder_note=None):
-    """Walk one batch of t through the shapes, with the actual numbers of its first (and last) row."""
-    t = torch.tensor(t_values, dtype=torch.float32)
-    batch = len(t_values)
-    shown = [0] if t_values[-1] == t_values[0] else [0, batch - 1]
-
-    def per_row(describe):
-        return "<br>".join(f"row {i} (t = {fmt(t_values[i])}): {describe(i)}" for i in shown)
-
+def embedding_rows(t, dim, max_period, flavour, per_row):
+    """The table's rows from `t` to `t_freq` (step, shape, what, numbers), and `t_freq` itself."""
+    batch = len(t)
     cos_first, shift = FLAVOURS[flavour]
     half = dim // 2
     freqs = frequencies(dim, max_period, shift)
@@ -69,39 +63,62 @@ def inspector_markdown(t_values, dim, max_period, flavour, embedder=None, embedd
             ),
         ),
     ]
+    return rows, t_freq
+
+
+def mlp_rows(t, t_freq, knobs, embedder, per_row):
+    """The table's rows through the trained MLP (`hidden`, `t_emb`) and the notes that go with them. `knobs`:
+    the view's `(dim, max_period, flavour)`; the MLP reads its own t_freq when they are not the model's."""
+    batch = len(t)
+    fdim = embedder.frequency_embedding_size
+    hidden = embedder.mlp[2].out_features
+    matches = (knobs[0], float(knobs[1]), knobs[2]) == (fdim, 10000.0, "dit")
+    with torch.no_grad():
+        model_freq = t_freq if matches else embedder.sinusoid(t)
+        hidden_act = embedder.mlp[1](embedder.mlp[0](model_freq))
+        t_emb = embedder.mlp[2](hidden_act)
+    notes = []
+    if not matches:
+        notes.append(
+            f"The shipped model's MLP reads its own t_freq (dim {fdim}, max_period 10000, DiT flavour), so "
+            f"`t_emb` below is computed from that, not from your knobs."
+        )
+    rows = [
+        (
+            "`hidden`",
+            f"`[{batch}, {hidden}]`",
+            f"`SiLU(Linear({fdim}→{hidden}))` (trained)",
+            per_row(lambda i: fmt_vector(hidden_act[i])),
+        ),
+        (
+            "`t_emb`",
+            f"`[{batch}, {hidden}]`",
+            f"`Linear({hidden}→{hidden})` (trained)",
+            per_row(lambda i: f"{fmt_vector(t_emb[i])}, norm {float(t_emb[i].norm()):.4g}"),
+        ),
+    ]
+    notes.append(
+        f"Next, `c = t_emb + y_emb` (`[{batch}, {hidden}]`) goes to every block, where "
+        f"`adaLN_modulation(c)` makes `[{batch}, {6 * hidden}]` = six `[{batch}, {hidden}]` vectors "
+        "(shift, scale, gate for attention and for the MLP)."
+    )
+    return rows, notes
+
+
+def inspector_markdown(t_values, dim, max_period, flavour, embedder=None, embedder_note=None):
+    """Walk one batch of t through the shapes, with the actual numbers of its first (and last) row."""
+    t = torch.tensor(t_values, dtype=torch.float32)
+    batch = len(t_values)
+    shown = [0] if t_values[-1] == t_values[0] else [0, batch - 1]
+
+    def per_row(describe):
+        return "<br>".join(f"row {i} (t = {fmt(t_values[i])}): {describe(i)}" for i in shown)
+
+    rows, t_freq = embedding_rows(t, dim, max_period, flavour, per_row)
     notes = []
     if embedder is not None:
-        fdim = embedder.frequency_embedding_size
-        hidden = embedder.mlp[2].out_features
-        matches = (dim, float(max_period), flavour) == (fdim, 10000.0, "dit")
-        with torch.no_grad():
-            model_freq = t_freq if matches else embedder.sinusoid(t)
-            hidden_act = embedder.mlp[1](embedder.mlp[0](model_freq))
-            t_emb = embedder.mlp[2](hidden_act)
-        if not matches:
-            notes.append(
-                f"The shipped model's MLP reads its own t_freq (dim {fdim}, max_period 10000, DiT flavour), so "
-                f"`t_emb` below is computed from that, not from your knobs."
-            )
-        rows += [
-            (
-                "`hidden`",
-                f"`[{batch}, {hidden}]`",
-                f"`SiLU(Linear({fdim}→{hidden}))` (trained)",
-                per_row(lambda i: fmt_vector(hidden_act[i])),
-            ),
-            (
-                "`t_emb`",
-                f"`[{batch}, {hidden}]`",
-                f"`Linear({hidden}→{hidden})` (trained)",
-                per_row(lambda i: f"{fmt_vector(t_emb[i])}, norm {float(t_emb[i].norm()):.4g}"),
-            ),
-        ]
-        notes.append(
-            f"Next, `c = t_emb + y_emb` (`[{batch}, {hidden}]`) goes to every block, where "
-            f"`adaLN_modulation(c)` makes `[{batch}, {6 * hidden}]` = six `[{batch}, {hidden}]` vectors "
-            "(shift, scale, gate for attention and for the MLP)."
-        )
+        more_rows, notes = mlp_rows(t, t_freq, (dim, max_period, flavour), embedder, per_row)
+        rows += more_rows
     elif embedder_note:
         notes.append(embedder_note)
     if batch > 1 and all(v == t_values[0] for v in t_values):

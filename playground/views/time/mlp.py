@@ -1,25 +1,21 @@
-"""View 2, with vs without the MLP: the raw sinusoid, the trained `t_emb` and a fresh MLP, and what c drives.
+"""With vs without the MLP: the raw sinusoid, the trained `t_emb` and a fresh MLP, over t = 0..999.
 
-`mlp_view` returns everything the tab shows; `DEFAULTS` are its arguments' defaults and the widgets' initial values.
-The embeddings of t = 0..999 and their statistics are cached by the content of the model's `t_embedder` (a SHA-256
-of its weights), its config and the seed: never by the module, which the cache must not keep alive.
+`validate_seed` checks the seed of the fresh MLP once; `mlp_view` returns everything the page shows for it;
+`DEFAULTS` are the widgets' initial values. The embeddings of t = 0..999 and their statistics are kept by the
+content of the model's `t_embedder` (`weights_digest`), its config and the seed: never by the module, which the
+cache must not keep alive.
 """
 
-import hashlib
-import threading
-from collections import OrderedDict
 from types import MappingProxyType
 
 import numpy as np
 import torch
 
+from playground.cache import Cache, weights_digest
 from playground.diffusion import ALPHAS_CUMPROD, NUM_TIMESTEPS
 from playground.inputs import MAX_SEED, as_int
 from playground.model import DiT
-from playground.views.time.adaln import conditioning_sentence, conditioning_view
-from playground.views.time.mlp_figures import (  # noqa: F401 (re-exported: the tab's figures in one place)
-    EMBEDDING_NAMES,
-    MLP_HEATMAP_ROWS,
+from playground.views.time.mlp_figures import (
     centred,
     distinguishability_figure,
     mlp_heatmaps,
@@ -28,16 +24,13 @@ from playground.views.time.mlp_figures import (  # noqa: F401 (re-exported: the 
     signal_figure,
 )
 
-DEFAULTS = MappingProxyType({"label": 3, "seed": 0})
-
-_STATS_CACHE = OrderedDict()  # (weights digest, config, seed) -> stats, least recently used first
-_STATS_CACHE_SIZE = 4
-_STATS_LOCK = threading.Lock()
+DEFAULTS = MappingProxyType({"seed": 0})
+STATS = Cache("MLP statistics", max_items=4)  # (t_embedder digest, config, seed) -> family_stats
 
 
-def validate_mlp_inputs(label, seed, num_classes):
-    """Checked class label (0..num_classes, the last one the null class) and seed of the fresh MLP."""
-    return as_int(label, "class label", 0, num_classes), as_int(seed, "seed", 0, MAX_SEED)
+def validate_seed(seed):
+    """The checked seed of the fresh MLP, or ValueError naming it."""
+    return as_int(seed, "seed", 0, MAX_SEED)
 
 
 def fresh_timestep_embedder(config, seed=0):
@@ -56,32 +49,19 @@ def embedding_family(model, seed=0, ts=None):
         return {"raw": raw.numpy(), "trained": model.t_embedder.mlp(raw).numpy(), "fresh": fresh.mlp(raw).numpy()}
 
 
-def embedder_digest(model):
-    """SHA-256 of the weights of `model.t_embedder`: what the embedding statistics depend on, besides the seed."""
-    digest = hashlib.sha256()
-    for name, tensor in model.t_embedder.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().float().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 def family_stats(model, seed=0):
     """Embeddings of t = 0..999 and their statistics, computed once per (t_embedder weights, config, seed)."""
-    key = (embedder_digest(model), tuple(sorted(model.config_dict().items())), int(seed))
-    with _STATS_LOCK:
-        if key in _STATS_CACHE:
-            _STATS_CACHE.move_to_end(key)
-            return _STATS_CACHE[key]
+    key = (weights_digest(model.t_embedder), tuple(sorted(model.config_dict().items())), int(seed))
+    return STATS.get(key, lambda: compute_family_stats(model, seed))
+
+
+def compute_family_stats(model, seed):
     family = embedding_family(model, seed)
     stats = {"family": family, "pca": {}, "ratio": {}, "steps": {}}
     for name, emb in family.items():
         stats["pca"][name], stats["ratio"][name] = pca(emb, k=3)
         stats["steps"][name] = neighbour_distinguishability(emb)
     stats["signal"] = signal_level(stats["pca"]["trained"][:, 0])
-    with _STATS_LOCK:
-        _STATS_CACHE[key] = stats
-        while len(_STATS_CACHE) > _STATS_CACHE_SIZE:
-            _STATS_CACHE.popitem(last=False)
     return stats
 
 
@@ -97,11 +77,6 @@ def pca(emb, k=3):
 def components_for(ratio, fraction=0.9):
     """How many principal components explain `fraction` of the variance."""
     return int(np.searchsorted(np.cumsum(ratio), fraction - 1e-12) + 1)
-
-
-def participation_ratio(ratio):
-    """(sum of variances)^2 / sum of squared variances: an effective number of dimensions."""
-    return float(ratio.sum() ** 2 / np.sum(ratio**2)) if np.sum(ratio**2) > 0 else 0.0
 
 
 def varying_rms(emb):
@@ -163,34 +138,17 @@ def times_more(a, b):
     return f"{amount}× {'more' if ratio >= 1 else 'less'}"
 
 
-def time_and_class(model, label, family):
-    """The t-varying part of the trained t_emb against the class part (y_emb(label) − y_emb(null)): a dict."""
-    trained = family["trained"]
-    with torch.no_grad():
-        table = model.y_embedder.embedding_table.weight.double().numpy()
-    null = model.null_class
-    digits = np.linalg.norm(table[: model.config.num_classes] - table[null], axis=1)
-    class_part = float(digits.mean()) if label == null else float(np.linalg.norm(table[label] - table[null]))
-    return {
-        "varying": varying_rms(trained),
-        "ends": float(np.linalg.norm(trained[-1] - trained[0])),
-        "offset": float(np.linalg.norm(trained.mean(axis=0))),
-        "class": class_part,
-        "class_is_mean": label == null,
-    }
-
-
-def mlp_summary(stats, parts, conditioning, label_name):
-    """A few sentences computed from the live numbers."""
+def mlp_summary(stats):
+    """The page's sentences, computed from the live numbers: one step against the path, the signal level, how
+    curled each curve is, and the constant offset."""
     family = stats["family"]
     early = {name: float(v[:100].mean()) for name, v in stats["steps"].items()}
     late = {name: float(v[-100:].mean()) for name, v in stats["steps"].items()}
     ratios = stats["ratio"]
     eff = {name: components_for(r, 0.9) for name, r in ratios.items()}
     offset = {name: offset_share(emb) for name, emb in family.items()}
+    offset_norm = float(np.linalg.norm(family["trained"].mean(axis=0)))
     signal = stats["signal"]
-    class_words = "the digits' mean ‖y_emb(digit) − y_emb(∅)‖" if parts["class_is_mean"] else \
-        f"the class part ‖y_emb({label_name}) − y_emb(∅)‖"
     lines = [
         (
             f"- **One step against the whole path:** at t < 100 a step moves the trained t_emb "
@@ -214,28 +172,17 @@ def mlp_summary(stats, parts, conditioning, label_name):
         ),
         (
             f"- **Constant offset:** the mean over t is {100 * offset['trained']:.0f} % of the trained t_emb's squared "
-            f"length (norm {parts['offset']:.3g}; raw {100 * offset['raw']:.0f} %, fresh {100 * offset['fresh']:.0f} "
+            f"length (norm {offset_norm:.3g}; raw {100 * offset['raw']:.0f} %, fresh {100 * offset['fresh']:.0f} "
             "%): the same at every step, it acts as a bias. The step information rides on the varying part "
             "(bottom row of the similarity plot)."
         ),
-        (
-            f"- **Time against class in c = t_emb + y_emb:** the part of t_emb that varies with t has RMS length "
-            f"{parts['varying']:.3g} (t = 0 and t = 999 are {parts['ends']:.3g} apart); {class_words} is "
-            f"{parts['class']:.3g}, so the time part is {times_more(parts['varying'], parts['class'])} than the "
-            "class part."
-        ),
-        conditioning_sentence(conditioning, label_name),
     ]
     return "\n".join(lines)
 
 
-def mlp_view(model, label=DEFAULTS["label"], seed=DEFAULTS["seed"]):
-    """Everything the with/without-MLP tab shows, for class `label` (`model.null_class` = the null class)."""
-    label, seed = validate_mlp_inputs(label, seed, model.null_class)
-    label_name = f"∅ (null, {label})" if label == model.null_class else str(label)
+def mlp_view(model, seed=DEFAULTS["seed"]):
+    """Everything the MLP page shows, with a fresh MLP of (checked) `seed`: dict of figures and markdown."""
     stats = family_stats(model, seed)
-    conditioning = conditioning_view(model, label, label_name, stats["family"]["trained"])
-    parts = time_and_class(model, label, stats["family"])
     return {
         "heatmaps": mlp_heatmaps(stats["family"]),
         "similarities": mlp_similarities(stats["family"]),
@@ -243,7 +190,5 @@ def mlp_view(model, label=DEFAULTS["label"], seed=DEFAULTS["seed"]):
         "pca3d": pca_figure(stats, dims=3),
         "distinguishability": distinguishability_figure(stats),
         "signal": signal_figure(stats),
-        "modulation": conditioning["modulation"],
-        "class_effect": conditioning["class_effect"],
-        "summary": mlp_summary(stats, parts, conditioning, label_name),
+        "summary": mlp_summary(stats),
     }

@@ -1,15 +1,15 @@
-"""The figures of tab 2 (with vs without the MLP): the three embeddings over t = 0..999, their similarities, PCA
-paths, step lengths and the signal level the trained one tracks. `views.mlp` computes the statistics they draw.
+"""The figures of the MLP page: the three embeddings over t = 0..999, their similarities, PCA paths, step lengths
+and the signal level the trained one tracks. `views.time.mlp` computes the statistics they draw.
 
 Heatmap rows are bins of consecutive t, each cell the mean over its bin; raw-sinusoid columns too fast for the
-displayed rows are blank (`views.similarity`).
+displayed rows are blank (`views.time.similarity`).
 """
 
 import numpy as np
 
 from playground import plots
 from playground.diffusion import NUM_TIMESTEPS
-from playground.plots import even_indices
+from playground.stats import bin_means, binned_cosine_similarity, even_indices, row_bins
 from playground.views.time.similarity import bin_size_text, unresolved_columns
 from playground.views.time.waves import column_info
 
@@ -19,7 +19,6 @@ EMBEDDING_NAMES = {
     "trained": "trained MLP t_emb",
     "fresh": "fresh MLP (initialisation)",
 }
-EMBEDDING_COLOURS = plots.COLOURS
 
 
 def panel_titles(family):
@@ -28,13 +27,13 @@ def panel_titles(family):
 
 def mlp_heatmaps(family):
     """The three embeddings over t, rows binned (a cell = the mean over its t); raw columns too fast to draw blank."""
-    bins = plots.row_bins(len(family["raw"]), MLP_HEATMAP_ROWS)
-    ts = plots.bin_means(np.arange(len(family["raw"]), dtype=np.float64)[:, None], bins)[:, 0]
+    bins = row_bins(len(family["raw"]), MLP_HEATMAP_ROWS)
+    ts = bin_means(np.arange(len(family["raw"]), dtype=np.float64)[:, None], bins)[:, 0]
     spacing = float(np.diff(ts).max()) if len(ts) > 1 else 0.0
     blank = unresolved_columns(column_info(family["raw"].shape[1])["wavelength"], spacing)
     data, titles = [], []
     for name, emb in family.items():
-        z = plots.bin_means(emb, bins)
+        z = bin_means(emb, bins)
         if name == "raw":
             z[:, blank] = np.nan
         bound = float(np.nanmax(np.abs(z))) or 1.0
@@ -85,8 +84,8 @@ def centred(emb):
 
 def mlp_similarities(family):
     """Cosine similarity t x t of each embedding, as is (top) and with its mean over t removed (bottom)."""
-    bins = plots.row_bins(len(family["raw"]), MLP_HEATMAP_ROWS)
-    ts = plots.bin_means(np.arange(len(family["raw"]), dtype=np.float64)[:, None], bins)[:, 0].astype(np.float32)
+    bins = row_bins(len(family["raw"]), MLP_HEATMAP_ROWS)
+    ts = bin_means(np.arange(len(family["raw"]), dtype=np.float64)[:, None], bins)[:, 0].astype(np.float32)
     titles = panel_titles(family) + [f"{EMBEDDING_NAMES[name]} minus its mean over t" for name in family]
     refs, grid = plots.grid(2, 3, titles, hspace=0.07, vspace=0.14)
     data = []
@@ -96,7 +95,7 @@ def mlp_similarities(family):
             data.append(
                 {
                     "type": "heatmap",
-                    "z": plots.binned_cosine_similarity(transform(emb), bins).astype(np.float32),
+                    "z": binned_cosine_similarity(transform(emb), bins).astype(np.float32),
                     "x": ts,
                     "y": ts,
                     "coloraxis": "coloraxis",
@@ -193,7 +192,7 @@ def distinguishability_figure(stats):
                 "mode": "lines",
                 "name": EMBEDDING_NAMES[name],
                 "line": {
-                    "color": EMBEDDING_COLOURS[name],
+                    "color": plots.COLOURS[name],
                     "width": 3 if name == "raw" else 1.5,
                     "dash": "dash" if name == "raw" else "solid",
                 },

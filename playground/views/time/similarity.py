@@ -9,6 +9,7 @@ import numpy as np
 
 from playground import plots
 from playground.inputs import fmt
+from playground.stats import bin_means, binned_cosine_similarity, row_bins
 
 MAX_HEATMAP_ROWS = 200  # t rows sent to the browser; more are shown as bins (each the mean over its t)
 
@@ -19,8 +20,8 @@ def display_rows(ts, max_rows=MAX_HEATMAP_ROWS):
     Returns `(bins, centres, spacing)`: spacing is the largest step in t between neighbouring displayed rows
     (0 for a single row), what decides which waves the picture can still draw.
     """
-    bins = plots.row_bins(len(ts), max_rows)
-    centres = plots.bin_means(np.asarray(ts, dtype=np.float64)[:, None], bins)[:, 0]
+    bins = row_bins(len(ts), max_rows)
+    centres = bin_means(np.asarray(ts, dtype=np.float64)[:, None], bins)[:, 0]
     spacing = float(np.diff(centres).max()) if len(centres) > 1 else 0.0
     return bins, centres, spacing
 
@@ -43,7 +44,7 @@ def similarity_figure(ts, emb, title, subtitle=None, height=440):
         else "t = %{y:.4g} vs t' = %{x:.4g}"
     heatmap = {
         "type": "heatmap",
-        "z": plots.binned_cosine_similarity(emb, bins).astype(np.float32),
+        "z": binned_cosine_similarity(emb, bins).astype(np.float32),
         "x": centres.astype(np.float32),
         "y": centres.astype(np.float32),
         "colorscale": "RdBu",

@@ -1,9 +1,11 @@
-"""View 1, the timestep embedding: how one number t becomes `dim` cos/sin waves, and what the MLP reads.
+"""The timestep embedding: how one number t becomes `dim` cos/sin waves, and what the MLP reads.
 
-`embedding_view` returns everything the tab shows; `DEFAULTS` are its arguments' defaults and the widgets' initial
-values; the `MAX_*` caps bound the work of one request and are shown next to the widgets.
+`validate_embedding_inputs` checks a request once, into an `EmbeddingRequest`; `embedding_view` returns everything
+the page shows for it. `DEFAULTS` are the widgets' initial values; the `MAX_*` caps bound the work of one request
+and are shown next to the widgets.
 """
 
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
@@ -12,14 +14,12 @@ import torch
 from playground import plots
 from playground.embedding import FLAVOURS, frequencies, timestep_embedding
 from playground.inputs import as_choice, as_float, as_int, fmt
-from playground.plots import even_indices
+from playground.stats import bin_means, even_indices
 from playground.views.time.inspector import T_LIMITS, inspector_markdown, parse_inspect_t
-from playground.views.time.similarity import (  # noqa: F401 (re-exported: the tab's views in one place)
+from playground.views.time.similarity import (
     MAX_HEATMAP_ROWS,
     bin_size_text,
     display_rows,
-    separation_gap,
-    similarity_by_gap,
     similarity_figure,
     similarity_headline,
     unresolved_columns,
@@ -54,8 +54,24 @@ FLAVOUR_SHORT = {
 }
 
 
-def validate_embedding_inputs(dim, max_period, t_start, t_end, n_t, flavour):
-    """Checked and converted knobs of the timestep-embedding view."""
+@dataclass(frozen=True)
+class EmbeddingRequest:
+    """Checked knobs of the embedding view: `dim` waves of `flavour` up to `max_period`, `n_t` values of t from
+    `t_start` to `t_end`, and the inspector's batch `inspect_t` (one t per image)."""
+
+    dim: int
+    max_period: float
+    t_start: float
+    t_end: float
+    n_t: int
+    flavour: str
+    inspect_t: tuple[float, ...]
+
+
+def validate_embedding_inputs(dim=DEFAULTS["dim"], max_period=DEFAULTS["max_period"], t_start=DEFAULTS["t_start"],
+                              t_end=DEFAULTS["t_end"], n_t=DEFAULTS["n_t"], flavour=DEFAULTS["flavour"],
+                              inspect_t=DEFAULTS["inspect_t"]):
+    """An `EmbeddingRequest`, or ValueError naming the field."""
     flavour = as_choice(flavour, "flavour", FLAVOURS)
     min_dim = 2 + 2 * FLAVOURS[flavour][1]  # the diffusers flavours divide by half - 1
     dim = as_int(dim, "dim", min_dim, MAX_DIM)
@@ -65,7 +81,7 @@ def validate_embedding_inputs(dim, max_period, t_start, t_end, n_t, flavour):
     n_t = as_int(n_t, "number of t", 1, MAX_T_POINTS)
     if t_end < t_start:
         raise ValueError(f"t end ({fmt(t_end)}) must not be below t start ({fmt(t_start)}).")
-    return dim, max_period, t_start, t_end, n_t, flavour
+    return EmbeddingRequest(dim, max_period, t_start, t_end, n_t, flavour, tuple(parse_inspect_t(inspect_t)))
 
 
 def fmt_steps(x):
@@ -115,37 +131,14 @@ def column_label(info, j):
 def binned_embedding(ts, emb, wavelength, max_rows=MAX_HEATMAP_ROWS):
     """The heatmap's cells `[rows, dim]`: bin means of `emb`, NaN (blank) in the columns too fast to draw."""
     bins, centres, spacing = display_rows(ts, max_rows)
-    z = plots.bin_means(emb, bins)
+    z = bin_means(emb, bins)
     z[:, unresolved_columns(wavelength, spacing)] = np.nan
     return z, centres, bins, spacing
 
 
-def embedding_heatmap(ts, emb, dim, max_period, flavour):
-    """Heatmap of t (rows) x dimension (columns), halves marked, hover with frequency and wavelength.
-
-    More t than `MAX_HEATMAP_ROWS` are shown as bins (each cell the mean over its t), and columns whose wave the
-    displayed rows sample fewer than 3 times per cycle are blank (grey), so no cell draws a wave that is not there.
-    """
-    info = column_info(dim, max_period, flavour)
-    cols = even_indices(emb.shape[1], MAX_HEATMAP_COLS)
-    z, centres, bins, spacing = binned_embedding(ts, emb[:, cols], info["wavelength"][cols])
-    blank = np.isnan(z[0])
-    names = [column_label(info, j) for j in cols]
-    binned = len(bins) < len(ts)
-    row_text = f"mean over {bin_size_text(bins)} t around t = %{{y:.4g}}" if binned else "t = %{y:.4g}"
-    heatmap = {
-        "type": "heatmap",
-        "z": z.astype(np.float32),
-        "x": names,
-        "y": centres.astype(np.float32),
-        "colorscale": "RdBu",
-        "zmin": -1,
-        "zmax": 1,
-        "colorbar": {"title": {"text": "value"}, "thickness": 14, "len": 0.8},
-        "hoverongaps": False,
-        "hovertemplate": f"{row_text}<br>%{{x}}<br>value = %{{z:.3f}}<extra></extra>",
-    }
-    tick_at = even_indices(len(cols), 9)
+def half_marks(info, cols, dim):
+    """`(shapes, annotations)` of the heatmap: a dashed line where each half (and the zero pad) starts among the
+    shown columns `cols`, and its name above it."""
     half = info["half"]
     segments = [(info["kind"][0], 0, half), (info["kind"][half], half, 2 * half)]
     if dim % 2:
@@ -182,14 +175,49 @@ def embedding_heatmap(ts, emb, dim, max_period, flavour):
                 "font": {"size": 15},
             }
         )
+    return shapes, annotations
+
+
+def shown_text(bins, binned, n_cols, dim, blank, spacing):
+    """What the heatmap's subtitle says of its display: bins of t, columns left out, columns too fast to draw."""
     shown = f" · {len(bins)} rows, each the mean of {bin_size_text(bins)} t" if binned else ""
-    if len(cols) < emb.shape[1]:
-        shown += f" · {len(cols)} of {emb.shape[1]} columns shown"
+    if n_cols < dim:
+        shown += f" · {n_cols} of {dim} columns shown"
     if blank.any():
         shown += (
             f"<br>grey: {int(blank.sum())} columns whose wave repeats in under {fmt_steps(3 * spacing)} steps "
             f"(fewer than 3 rows per cycle at {fmt(spacing)} steps per row): too fast to draw"
         )
+    return shown
+
+
+def embedding_heatmap(ts, emb, dim, max_period, flavour):
+    """Heatmap of t (rows) x dimension (columns), halves marked, hover with frequency and wavelength.
+
+    More t than `MAX_HEATMAP_ROWS` are shown as bins (each cell the mean over its t), and columns whose wave the
+    displayed rows sample fewer than 3 times per cycle are blank (grey), so no cell draws a wave that is not there.
+    """
+    info = column_info(dim, max_period, flavour)
+    cols = even_indices(emb.shape[1], MAX_HEATMAP_COLS)
+    z, centres, bins, spacing = binned_embedding(ts, emb[:, cols], info["wavelength"][cols])
+    names = [column_label(info, j) for j in cols]
+    binned = len(bins) < len(ts)
+    row_text = f"mean over {bin_size_text(bins)} t around t = %{{y:.4g}}" if binned else "t = %{y:.4g}"
+    heatmap = {
+        "type": "heatmap",
+        "z": z.astype(np.float32),
+        "x": names,
+        "y": centres.astype(np.float32),
+        "colorscale": "RdBu",
+        "zmin": -1,
+        "zmax": 1,
+        "colorbar": {"title": {"text": "value"}, "thickness": 14, "len": 0.8},
+        "hoverongaps": False,
+        "hovertemplate": f"{row_text}<br>%{{x}}<br>value = %{{z:.3f}}<extra></extra>",
+    }
+    tick_at = even_indices(len(cols), 9)
+    shapes, annotations = half_marks(info, cols, dim)
+    shown = shown_text(bins, binned, len(cols), emb.shape[1], np.isnan(z[0]), spacing)
     first, second = info["kind"][0], info["kind"][info["half"]]
     layout = plots.layout(
         f"Each t becomes {dim} numbers: a {first} half and a {second} half, each fast (left) to slow (right)",
@@ -328,22 +356,11 @@ def flavour_sentence(ts, dim, max_period, flavour):
     )
 
 
-def embedding_view(
-    dim=DEFAULTS["dim"],
-    max_period=DEFAULTS["max_period"],
-    t_start=DEFAULTS["t_start"],
-    t_end=DEFAULTS["t_end"],
-    n_t=DEFAULTS["n_t"],
-    flavour=DEFAULTS["flavour"],
-    inspect_t=DEFAULTS["inspect_t"],
-    embedder=None,
-    embedder_note=None,
-):
-    """Everything the timestep-embedding tab shows: dict of figures and markdown."""
-    dim, max_period, t_start, t_end, n_t, flavour = validate_embedding_inputs(
-        dim, max_period, t_start, t_end, n_t, flavour
-    )
-    t_values = parse_inspect_t(inspect_t)
+def embedding_view(request, embedder=None, embedder_note=None):
+    """Everything the page shows for an `EmbeddingRequest`: dict of figures and markdown. `embedder`: the served
+    model's `t_embedder`, for the inspector's last rows (else `embedder_note` says why there are none)."""
+    dim, max_period, flavour = request.dim, request.max_period, request.flavour
+    t_start, t_end, n_t = request.t_start, request.t_end, request.n_t
     ts = t_grid(t_start, t_end, n_t)
     emb = embedding_matrix(ts, dim, max_period, flavour)
     info = column_info(dim, max_period, flavour)
@@ -379,6 +396,6 @@ def embedding_view(
         "heatmap": embedding_heatmap(ts, emb, dim, max_period, flavour),
         "dims": dimension_lines(t_start, t_end, dim, max_period, flavour),
         "similarity": similarity_figure(ts, emb, sim_title, sim_sub, height=470),
-        "inspector": inspector_markdown(t_values, dim, max_period, flavour, embedder, embedder_note),
+        "inspector": inspector_markdown(request.inspect_t, dim, max_period, flavour, embedder, embedder_note),
         "notes": "\n\n".join(notes),
     }

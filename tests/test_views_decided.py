@@ -1,4 +1,5 @@
-"""`playground.views.inside.decided`: interventions are hooks, and with nothing to change they change nothing."""
+"""`playground.views.inside.decided`: interventions are hooks, with nothing to change they change nothing, and each
+experiment changes what it says it changes."""
 
 import threading
 
@@ -6,16 +7,34 @@ import pytest
 import torch
 
 from playground.diffusion import sampling_timesteps
+from playground.model import DiT
 from playground.sampling import sample_guided
 from playground.views.inside import decided as cf
 from playground.views.inside import trace as tr
-from playground.views.inside.decided import Intervention
+from playground.views.inside.decided import CounterfactualRequest, Intervention
 
 STEPS = cf.STEPS
 
 
 def plain(model, label, seed=3, samples=2, scale=4.0):
     return sample_guided(model, [label] * samples, [scale], steps=STEPS, seed=seed, sampler=cf.SAMPLER)[0]
+
+
+def quiet(value, desc=None):
+    pass
+
+
+@pytest.fixture(scope="module")
+def no_null_dit():
+    """A small DiT trained (here: initialised) without label dropout: no null row, like the p = 0 companion."""
+    torch.manual_seed(1)
+    model = DiT(hidden_size=32, depth=2, num_heads=2, class_dropout_prob=0.0)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.normal_(0, 0.05)
+    assert model.null_class is None
+    return model.eval()
 
 
 def no_hooks_left(model):
@@ -106,25 +125,93 @@ def test_runs_are_deterministic(random_dit):
     assert torch.equal(a["final"], b["final"]) and torch.equal(a["x0"], b["x0"])
 
 
+def request(experiment, **changes):
+    values = {**cf.DEFAULTS, "experiment": experiment, "samples": 2, "cut_kind": "zero gates", "cut_blocks": ""}
+    return cf.validate_counterfactual(**(values | changes))
+
+
 @pytest.mark.parametrize("experiment", cf.EXPERIMENTS)
 def test_view_answers_each_experiment(random_dit, experiment):
-    args = cf.validate_counterfactual(experiment, 3, 8, 0, 1, 4.0, "offset", 300, "null label", "0")
+    """The view's picture is exactly the experiment's runs, and they change what the experiment changes: a switch
+    at step 0 is a plain run of the other digit, at the last step a plain run of the digit drawn, in between
+    neither; cutting no block changes nothing, cutting any block changes the samples; lying by an offset of 0
+    changes nothing, by 300 every step but the first (999 + 300 is clipped back to 999)."""
+    r = request(experiment)
     calls = []
-    image, fig, summary = cf.counterfactual_view(random_dit, *args, judge=None,
-                                                 progress=lambda value, desc=None: calls.append(desc))
-    assert image.width > image.height and calls
-    assert summary
+    image, _, summary = cf.counterfactual_view(random_dit, r, progress=lambda value, desc=None: calls.append(desc))
     if experiment == "switch the label":
-        assert image.width > 9 * 64  # one column per k = 0..8
+        finals = cf.switch_runs(random_dit, r, quiet)
+        assert image.tobytes() == cf.switch_picture(finals).tobytes() and image.width > (STEPS + 1) * 64
+        assert len(finals) == len(calls) == STEPS + 1
+        assert torch.equal(finals[0], plain(random_dit, 8, seed=0))  # k = 0: the other digit from the start
+        assert torch.equal(finals[-1], plain(random_dit, 3, seed=0))  # k = STEPS: never switched
+        assert not any(torch.equal(f, finals[0]) or torch.equal(f, finals[-1]) for f in finals[1:-1])
+    elif experiment == "cut a route":
+        runs = cf.cut_runs(random_dit, r, quiet)
+        assert image.tobytes() == cf.cut_picture(runs).tobytes()
+        assert list(runs) == ["plain", "cut none", "block 0", "block 1", "all 2"] and len(calls) == 5
+        assert torch.equal(runs["plain"], plain(random_dit, 3, seed=0)) and torch.equal(runs["cut none"], runs["plain"])
+        assert not any(torch.equal(runs[n], runs["plain"]) for n in ("block 0", "block 1", "all 2"))
+        for kind in cf.CUT_KINDS:
+            cut = cf.cut_runs(random_dit, request(experiment, cut_kind=kind, cut_blocks="1"), quiet)
+            assert torch.equal(cut["cut 1"], cut["block 1"]) and not torch.equal(cut["cut 1"], cut["plain"])
+    else:
+        honest, lied = cf.lie_runs(random_dit, r, quiet)  # DEFAULTS: t' = t + 300
+        assert image.tobytes() == cf.lie_picture(honest, lied, "t' = t + 300").tobytes() and len(calls) == 2
+        assert torch.equal(honest["final"], plain(random_dit, 3, seed=0))
+        assert torch.equal(lied["x0"][0], honest["x0"][0])  # at t = 999 the lie is clipped to the truth
+        assert not any(torch.equal(lied["x0"][i], honest["x0"][i]) for i in range(1, STEPS))
+        assert not torch.equal(lied["final"], honest["final"])
+        assert "differ from the plain run's by RMS 0.00 at the first step" in summary
+        same, told = cf.lie_runs(random_dit, request(experiment, t_value=0), quiet)
+        assert torch.equal(told["x0"], same["x0"]) and torch.equal(told["final"], same["final"])
 
 
 def test_view_with_the_judge(random_dit):
     from playground.judge import load_judge
 
-    args = cf.validate_counterfactual("switch the label", 3, 8, 0, 2, 4.0, "offset", 0, "null label", "")
-    _, fig, summary = cf.counterfactual_view(random_dit, *args, judge=load_judge())
+    r = cf.validate_counterfactual("switch the label", 3, 8, 0, 2, 4.0, "offset", 0, "null label", "")
+    _, fig, summary = cf.counterfactual_view(random_dit, r, judge=load_judge())
     assert "The judge reads" in summary and fig.data[0].type == "heatmap"
     assert fig.data[0].z.shape == (2, STEPS + 1)
+
+
+def test_a_model_without_a_null_class_runs_unguided_and_cuts_by_gates(no_null_dit):
+    """Its defaults and every demo it is offered are valid requests (s = 1, zero gates), and they run."""
+    config = no_null_dit.config
+    d = cf.fitted(cf.DEFAULTS, config, has_null=False)
+    assert (d["scale"], d["cut_kind"], d["cut_blocks"]) == (1.0, "zero gates", "0, 1")  # depth 2: blocks 0, 1
+    demos = cf.presets(config, has_null=False)
+    assert "Which blocks carry the class? (null label)" not in demos and len(demos) == 5
+    assert demos["Zero the gates of the last 2 blocks"]["cut_blocks"] == "0, 1"
+    requests = [cf.validate_counterfactual(**values, config=config, has_null=False) for values in demos.values()]
+    assert {r.scale for r in requests} == {1.0}
+    r = cf.validate_counterfactual(**d, config=config, has_null=False)
+    finals = cf.switch_runs(no_null_dit, r, quiet)
+    assert torch.equal(finals[0], plain(no_null_dit, 8, seed=0, samples=4, scale=1.0))
+    _, _, summary = cf.counterfactual_view(no_null_dit, cf.validate_counterfactual(
+        **(d | {"experiment": "cut a route"}), config=config, has_null=False))
+    assert "Cut a route (zero gates: the block adds nothing), 3s, s = 1" in summary
+    for changes in ({"scale": 4.0}, {"experiment": "cut a route", "cut_kind": "null label"}):
+        with pytest.raises(ValueError, match="This model has no null class"):
+            cf.validate_counterfactual(**(d | changes), config=config, has_null=False)
+
+
+def test_presets_fit_the_model():
+    """DiT-Tiny/4 (6 blocks) gets the demos as written; a 4-block model gets its own last 3 blocks and a 4-class
+    model classes it draws, the class to switch to kept apart from the one drawn."""
+    tiny = cf.presets(DiT().config)
+    assert tiny["Zero the gates of the last 3 blocks"]["cut_blocks"] == "3, 4, 5"
+    assert tiny["When is a 3 decided? (3 → 8)"] == dict(cf.DEFAULTS)
+    small = DiT(hidden_size=32, depth=4, num_heads=4, num_classes=4).config
+    demos = cf.presets(small)
+    assert demos["Zero the gates of the last 3 blocks"]["cut_blocks"] == "1, 2, 3"
+    assert (demos["When is a 3 decided? (3 → 8)"]["label"], demos["When is a 3 decided? (3 → 8)"]["other_label"]) \
+        == (3, 0)
+    for values in tiny.values():
+        assert isinstance(cf.validate_counterfactual(**values), CounterfactualRequest)
+    for values in demos.values():
+        assert isinstance(cf.validate_counterfactual(**values, config=small), CounterfactualRequest)
 
 
 @pytest.mark.parametrize(
@@ -151,7 +238,7 @@ def test_counterfactual_validation(args, message):
 
 def test_validation_cleans_the_blocks():
     out = cf.validate_counterfactual("cut a route", 3, 8, 0, 4, 4, "offset", 0, "zero gates", "2, 0 2")
-    assert out[-1] == (0, 2) and out[-2] == "zero gates"
-    assert cf.validate_counterfactual("cut a route", 3, 8, 0, 4, 4, "offset", 0, "zero gates", " ")[-1] == ()
+    assert out == CounterfactualRequest("cut a route", 3, 8, 0, 4, 4.0, "offset", 0, "zero gates", (0, 2))
+    assert cf.validate_counterfactual("cut a route", 3, 8, 0, 4, 4, "offset", 0, "zero gates", " ").cut_blocks == ()
     with pytest.raises(ValueError, match="no null class"):
         cf.validate_counterfactual("cut a route", 3, 8, 0, 4, 1, "offset", 0, "null label", "0", has_null=False)

@@ -1,5 +1,7 @@
-"""`playground.views.guidance.cfg` and the grids of `playground.grids`: parsing, pictures, judge chart, text."""
+"""`playground.views.guidance.cfg` and the grids of `playground.grids`: the checked request, parsing, pictures, judge
+chart, text; and the all-class trade-off of `views.guidance.cfg_tradeoff`."""
 
+import dataclasses
 import json
 import math
 
@@ -9,15 +11,15 @@ import torch
 from PIL import Image
 
 from playground import grids
-from playground.assets import DEFAULT_DIT
+from playground.assets import COMPANIONS, DEFAULT_DIT, TRADEOFF_FILE
 from playground.checkpoint import load_pretrained
 from playground.data import to_uint8
-from playground.diffusion import sampling_timesteps
-from playground.guidance import Guidance, classifier_free_guidance
+from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, sampling_timesteps
+from playground.guidance import Guidance, GuidanceError, classifier_free_guidance
 from playground.judge import load_judge, wilson_interval
 from playground.sampling import sample_guided
 from playground.views.guidance import cfg as cfg_sweep
-from playground.views.guidance import cfg_tradeoff
+from playground.views.guidance import cfg_tradeoff, live
 
 
 @pytest.mark.parametrize(
@@ -96,6 +98,18 @@ def test_metrics_figure_plots_the_given_numbers_with_wilson_bars():
     assert len(empty.data) == 0 and "no judge here" in empty.layout.annotations[0].text
 
 
+def test_the_judge_chart_puts_diversity_on_its_own_axis_and_only_when_every_scale_has_one():
+    fig = cfg_sweep.metrics_figure([0.0, 4.0], [scored(0.0), scored(1.0)])
+    assert [t.yaxis for t in fig.data] == ["y", "y", "y2"] and fig.data[2].line.dash == "dash"
+    assert [t.line.color for t in fig.data] == list(cfg_sweep.KIND_COLOURS.values())
+    assert [shape.x0 for shape in fig.layout.shapes] == [0, 1]  # dotted lines at s = 0 and s = 1, both in range
+    assert fig.layout.xaxis.range == (-0.25, 4.25)  # 5 % of the span either side, at least 0.25
+    assert fig.layout.title.subtitle.text == "bars: 95% Wilson intervals from 4 samples per scale"
+    single = cfg_sweep.metrics_figure([2.0, 5.0], [scored(1.0, n=1, diversity=None), scored(0.0, n=1)])
+    assert [t.name for t in single.data] == ["judge accuracy (95% interval)", "judge confidence"]
+    assert list(single.layout.shapes) == []  # neither s = 0 nor s = 1 lies in [2, 5]
+
+
 def test_a_best_scale_is_named_only_when_its_interval_clears_the_others():
     # 4 samples: 4/4 has [0.51, 1], 3/4 has [0.30, 0.95], 0/4 has [0, 0.49]
     assert cfg_sweep.best_scale([1.0, 4.0], [scored(0.75), scored(1.0)]) is None
@@ -142,51 +156,125 @@ def test_cfg_text_uses_dits_convention():
     assert "Class 3" in summary and "judge missing" in summary
 
 
-def test_validate_sweep_takes_clip_last_and_optional():
+def test_validate_sweep_returns_a_frozen_request_with_clip_last_and_optional():
     args = (3, "1, 4", 2, 0, 4, "ddim")
-    assert cfg_sweep.validate_sweep(*args)[-1] is True
-    assert cfg_sweep.validate_sweep(*args, False)[-1] is False
-    assert cfg_sweep.validate_sweep(*args, "false")[-1] is False
+    request = cfg_sweep.validate_sweep(*args)
+    assert request == cfg_sweep.SweepRequest(label=3, scales=(1.0, 4.0), samples=2, seed=0, steps=4, sampler="ddim",
+                                             clip=True)
+    assert cfg_sweep.validate_sweep(*args, False).clip is False
+    assert cfg_sweep.validate_sweep(*args, "false").clip is False
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.label = 5
+    assert {request: "kept"}[cfg_sweep.validate_sweep("3", "1 4", 2.0, 0, 4, "ddim")] == "kept"  # a key by value
     with pytest.raises(ValueError, match="clip x0"):
         cfg_sweep.validate_sweep(*args, "maybe")
     assert list(cfg_sweep.DEFAULTS)[-1] == "clip" and cfg_sweep.DEFAULTS["clip"] is True
 
 
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ((10, "1", 2, 0, 4, "ddim"), "class"),  # the null class is not a digit to draw
+        ((3, "1", 0, 0, 4, "ddim"), "samples per scale"),
+        ((3, "1", 2, -1, 4, "ddim"), "seed"),
+        ((3, "1", 2, 0, 0, "ddim"), "steps"),
+        ((3, "1", 2, 0, 4, "euler"), "sampler"),
+        ((3, "1 2 3 4 5", 8, 0, 100, "ddim"), "image-steps"),
+    ],
+)
+def test_validate_sweep_names_the_field_that_is_wrong(args, field):
+    with pytest.raises(ValueError, match=field):
+        cfg_sweep.validate_sweep(*args)
+    assert cfg_sweep.validate_sweep(3, "1", 2, 0, 4, "ddim", num_classes=4).label == 3
+    with pytest.raises(ValueError, match="class"):
+        cfg_sweep.validate_sweep(4, "1", 2, 0, 4, "ddim", num_classes=4)  # the model's classes, not the default's
+
+
+def test_the_default_sweep_is_the_pages_opening_sweep():
+    request = cfg_sweep.validate_sweep(*cfg_sweep.DEFAULTS.values())
+    assert request == cfg_sweep.SweepRequest(cfg_sweep.DEFAULT_LABEL, cfg_sweep.DEFAULT_SCALES,
+                                             cfg_sweep.DEFAULT_SAMPLES, 0, DEFAULT_STEPS, DEFAULT_SAMPLER, True)
+    assert (request.label, request.samples, request.scales) == (3, 4, (0.0, 1.0, 2.0, 4.0, 7.0, 10.0))
+    assert live.LIVE_SCALE in request.scales  # the live slider opens on one of its columns
+
+
 def test_the_clip_toggle_reaches_the_sampler(random_dit):
-    args = (3, [1.0, 8.0], 2, 0, 4, "ddim")
-    off = cfg_sweep.sweep_view(random_dit, *args, clip=False)
-    on = cfg_sweep.sweep_view(random_dit, *args, clip=True)
+    off = cfg_sweep.SweepRequest(3, (1.0, 8.0), 2, 0, 4, "ddim", clip=False)
+    on = dataclasses.replace(off, clip=True)
+    off_view, on_view = cfg_sweep.sweep_view(random_dit, off), cfg_sweep.sweep_view(random_dit, on)
     expected = sample_guided(random_dit, [3, 3], [1.0, 8.0], steps=4, seed=0, sampler="ddim",
-                                guidance=Guidance(clip=False))
-    assert np.array_equal(np.asarray(off["grid"]), np.asarray(grids.sweep_grid(to_uint8(expected).numpy(),
-                                                                                [1.0, 8.0])))
-    assert not np.array_equal(np.asarray(off["grid"]), np.asarray(on["grid"]))
-    assert "Clipping is off" in off["summary"] and "Clipping is off" not in on["summary"]
+                             guidance=Guidance(clip=False))
+    assert off_view["images"].tobytes() == to_uint8(expected).numpy().tobytes()
+    assert np.array_equal(np.asarray(off_view["grid"]),
+                          np.asarray(grids.sweep_grid(to_uint8(expected).numpy(), [1.0, 8.0])))
+    assert not np.array_equal(np.asarray(off_view["grid"]), np.asarray(on_view["grid"]))
+    assert "Clipping is off" in off_view["summary"] and "Clipping is off" not in on_view["summary"]
 
 
-def test_the_x0_peak_is_the_largest_unclipped_x0_of_each_scale(random_dit):
-    scales = [0.0, 1.0, 4.0]
-    hook, peaks = cfg_sweep.guided_x0_peak(scales)
+def independent_alphas():
+    """sqrt(abar_t) and sqrt(1 - abar_t) of DiT's linear schedule, float64 numpy (not playground.diffusion's)."""
+    abar = np.cumprod(1.0 - np.linspace(1e-4, 0.02, 1000, dtype=np.float64))
+    return np.sqrt(abar), np.sqrt(1.0 - abar)
+
+
+def test_the_x0_peak_is_the_largest_guided_x0_before_the_clip(random_dit):
+    """The peak the summary reports, from the sampler's "x0_guided", against x0 = (x_t - sigma (eps_u + s (eps_c -
+    eps_u))) / alpha recomputed in float64 from the step's own inputs; with the clip on, so it differs from x0."""
+    scales = (0.0, 1.0, 4.0)
+    hook, peaks = cfg_sweep.guided_x0_peak(len(scales))
+    alpha, sigma = independent_alphas()
+    s = np.asarray(scales).reshape(-1, 1, 1, 1, 1)
+    expected, clipped = np.zeros(len(scales)), []
+
+    def record(step):
+        hook(step)
+        x_t, eps_c, eps_u = (step[k].double().numpy() for k in ("x_t", "eps_cond", "eps_other"))
+        x0 = (x_t - sigma[step["t"]] * (eps_u + s * (eps_c - eps_u))) / alpha[step["t"]]
+        expected[:] = np.maximum(expected, np.abs(x0).reshape(len(scales), -1).max(1))
+        clipped.append(step["x0"].abs().max().item())
+
+    request = cfg_sweep.SweepRequest(3, scales, 2, 0, 3, "ddim", clip=True)
+    cfg_sweep.sample_sweep(random_dit, request, on_step=record)
+    np.testing.assert_allclose(peaks, expected, rtol=1e-5)
+    assert max(peaks) > 1 >= max(clipped)  # outside the data range: what clipping pulled back
+    summary = cfg_sweep.sweep_view(random_dit, request)["summary"]
+    top = int(np.argmax(peaks))
+    assert f"It reaches {peaks[top]:.1f} at s = {scales[top]:g}" in summary
+    rows = [f"| {scale:g} | {scale - 1:g} | {peak:.1f} |" for scale, peak in zip(scales, peaks, strict=True)]
+    assert all(row in summary for row in rows)  # the table's peak column
+
+
+def test_without_the_clip_the_peak_is_the_samplers_own_x0(random_dit):
+    scales = (0.0, 1.0, 4.0)
+    hook, peaks = cfg_sweep.guided_x0_peak(len(scales))
     seen = torch.zeros(len(scales))
 
-    def record(step):  # without clipping, the sampler's own x0 is the raw guided one
+    def record(step):  # without clipping, the sampler steps with the raw guided x0
         hook(step)
         seen.copy_(torch.maximum(seen, step["x0"].abs().flatten(1).amax(1)))
 
-    sample_guided(random_dit, [1, 2], scales, steps=3, seed=0, sampler="ddim", guidance=Guidance(clip=False),
-                     on_step=record)
-    np.testing.assert_allclose(peaks, seen.numpy(), rtol=1e-5)
-    assert max(peaks) > 1  # outside the data range: what clipping pulls back
+    cfg_sweep.sample_sweep(random_dit, cfg_sweep.SweepRequest(1, scales, 2, 0, 3, "ddim", clip=False), on_step=record)
+    np.testing.assert_allclose(peaks, seen.numpy(), rtol=1e-6)
+
+
+@pytest.mark.skipif(not COMPANIONS["0"].exists(), reason="the p = 0 companion is absent")
+def test_a_model_without_a_null_class_refuses_guidance_but_samples_s_1():
+    p0 = load_pretrained(COMPANIONS["0"])
+    assert p0.null_class is None
+    with pytest.raises(GuidanceError, match="no null class"):
+        cfg_sweep.validate_sweep(3, "0, 1, 4", 2, 0, 2, "ddim").check(p0)
+    plain = cfg_sweep.validate_sweep(3, "1", 2, 0, 2, "ddim")
+    plain.check(p0)  # s = 1 needs no unconditional prediction
+    assert cfg_sweep.sweep_view(p0, plain)["images"].shape == (1, 2, 28, 28)
 
 
 @pytest.mark.skipif(not DEFAULT_DIT.exists(), reason="the shipped checkpoint is absent")
 def test_without_clipping_strong_guidance_breaks_on_the_shipped_model():
     """s = 30 on the shipped DiT: clipped, the judge still reads 3s; unclipped, the samples dissolve into blobs."""
     model, judge = load_pretrained(), load_judge()
-    args = cfg_sweep.validate_sweep(3, "30", 3, 0, 8, "dpm++2m")[:-1]
-    on = cfg_sweep.sweep_view(model, *args, clip=True, judge=judge)
-    off = cfg_sweep.sweep_view(model, *args, clip=False, judge=judge)
-    accuracy = [fig.data[0].y[0] for fig in (on["metrics"], off["metrics"])]
+    on = cfg_sweep.validate_sweep(3, "30", 3, 0, 8, "dpm++2m", True)
+    off = dataclasses.replace(on, clip=False)
+    accuracy = [cfg_sweep.sweep_view(model, request, judge=judge)["metrics"].data[0].y[0] for request in (on, off)]
     assert accuracy[0] == 1.0 and accuracy[1] <= 1 / 3
 
 
@@ -242,7 +330,7 @@ def test_a_missing_tradeoff_says_which_command_makes_it(tmp_path):
     assert "missing or unreadable" in cfg_tradeoff.tradeoff_view(broken)["markdown"]
 
 
-@pytest.mark.skipif(not cfg_tradeoff.TRADEOFF_PATH.exists(), reason="assets/tradeoff.json is not precomputed yet")
+@pytest.mark.skipif(not TRADEOFF_FILE.exists(), reason="assets/tradeoff.json is not precomputed yet")
 def test_the_shipped_tradeoff_has_a_cfg_curve_from_all_ten_digits():
     run, reason = cfg_tradeoff.load_tradeoff()
     assert reason is None and run["settings"]["per_class"] >= 30

@@ -1,13 +1,17 @@
-"""`playground.views.inside.forward` and `inside_trace`: the hooked forward is the model's, the attention maps are its own."""
+"""`playground.views.inside.forward` and its `trace`: the hooked forward is the model's, the attention maps are its
+own, and the view's numbers follow from them."""
 
 import numpy as np
 import pytest
 import torch
 
+from playground.assets import COMPANIONS
+from playground.checkpoint import load_pretrained
 from playground.diffusion import sampling_timesteps
 from playground.model import DiT
 from playground.views.inside import forward as inside
 from playground.views.inside import trace as tr
+from playground.views.inside.forward import InsideRequest
 
 
 def inputs(model, n=4, seed=0):
@@ -87,7 +91,7 @@ def test_position_facts_of_the_sincos_table(shipped):
 
 
 def test_inside_view(shipped):
-    view = inside.inside_view(shipped, 3, 0, 4, 2, 1, 3, 3)
+    view = inside.inside_view(shipped, InsideRequest(3, 0, 4, 2, 1, 3, 3))
     assert "step 4 of 8 (t = 571)" in view["summary"] and "block 2 head 1" in view["summary"]
     maps = [trace for trace in view["attention"].data if trace.coloraxis == "coloraxis"]
     assert len(maps) == 18  # 6 blocks x 3 heads
@@ -101,10 +105,46 @@ def test_inside_view(shipped):
     assert "(N, T, D) = (8, 49, 192)" in view["shape_walk"]
 
 
+def test_implied_x0_is_the_schedules_inverse(shipped):
+    """The final figure's x0 panel is (x_t - sqrt(1 - abar) eps) / sqrt(abar) of its x_t and eps panels, with abar
+    of the linear schedule written out here."""
+    t = sampling_timesteps(inside.STEPS)[5]
+    abar = np.cumprod(1 - np.linspace(1e-4, 0.02, 1000))[t]
+    x_t, _, eps, x0 = (np.asarray(trace.z, dtype=np.float64)
+                       for trace in inside.inside_view(shipped, InsideRequest(5, 1, 6, 0, 0, 0, 0))["final"].data)
+    np.testing.assert_allclose(x0, (x_t - np.sqrt(1 - abar) * eps) / np.sqrt(abar), rtol=1e-5, atol=1e-5)
+
+
 def test_inside_view_is_deterministic(shipped):
-    a = inside.inside_view(shipped, 7, 5, 2, 0, 0, 1, 1)
-    b = inside.inside_view(shipped, 7, 5, 2, 0, 0, 1, 1)
+    request = inside.validate_inside(7, 5, 2, 0, 0, 1, 1)
+    a, b = inside.inside_view(shipped, request), inside.inside_view(shipped, request)
     assert a["summary"] == b["summary"] and a["attention"].to_json() == b["attention"].to_json()
+
+
+def test_a_companion_without_a_null_class_is_traced_unguided():
+    """The p = 0 companion (4 blocks, 4 heads, no null row): its trajectory runs at s = 1 and every block and head
+    gets its map."""
+    model = load_pretrained(COMPANIONS["0"])
+    assert model.null_class is None
+    request = inside.validate_inside(**inside.fitted(inside.PRESETS["An almost clean 8 (t = 0)"], model.config),
+                                     config=model.config)
+    assert (request.block, request.head) == (3, 1)  # the demo's last block, moved to this model's last
+    view = inside.inside_view(model, request)
+    assert "s = 1, seed 2" in view["summary"]
+    assert len([trace for trace in view["attention"].data if trace.coloraxis == "coloraxis"]) == 16  # 4 x 4
+    assert "4 blocks" in view["shape_walk"] and "(N, T, D) = (8, 49, 128)" in view["shape_walk"]
+
+
+def test_fitted_moves_the_defaults_into_a_small_models_ranges():
+    config = DiT(hidden_size=32, depth=2, num_heads=2, num_classes=4, patch_size=14).config  # a 2 x 2 grid
+    assert inside.fitted(inside.DEFAULTS, config) == {
+        "label": 3, "seed": 0, "step": 4, "block": 1, "head": 0, "query_row": 1, "query_col": 1}
+    demo = inside.fitted(inside.PRESETS["An almost clean 8 (t = 0)"], config)
+    assert (demo["label"], demo["block"], demo["head"]) == (3, 1, 1)
+    assert inside.fitted(inside.DEFAULTS, DiT().config) == dict(inside.DEFAULTS)  # DiT-Tiny/4's: unchanged
+    for values in inside.PRESETS.values():  # every demo is a valid request on both
+        inside.validate_inside(**inside.fitted(values, config), config=config)
+        inside.validate_inside(**values)
 
 
 @pytest.mark.parametrize(
@@ -128,6 +168,7 @@ def test_inside_validation(args, message):
 
 def test_validation_follows_the_model_config():
     cfg = DiT(hidden_size=64, depth=2, num_heads=2, num_classes=4).config
-    assert inside.validate_inside(3, 0, 1, 1, 1, 6, 6, cfg) == (3, 0, 1, 1, 1, 6, 6)
+    assert inside.validate_inside(3, 0, 1, 1, 1, 6, 6, cfg) == InsideRequest(3, 0, 1, 1, 1, 6, 6)
+    assert inside.validate_inside("3", 0.0, 1, 1, 1, 6, 6, cfg).label == 3  # numbers sent as text or floats
     with pytest.raises(ValueError, match="block must be between 0 and 1"):
         inside.validate_inside(3, 0, 1, 2, 0, 0, 0, cfg)

@@ -1,6 +1,8 @@
-"""`playground.views.time.waves` and its inspector: values against independent formulas, shapes, invariants."""
+"""`playground.views.time.waves`, its inspector and `similarity`: values against independent formulas, shapes,
+invariants."""
 
 import math
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -8,9 +10,15 @@ import pytest
 import torch
 from view_helpers import PAYLOAD_LIMIT, dit_formula, payload
 
-from playground import plots
-from playground.views.time import inspector
+from playground.inputs import fmt
+from playground.stats import cosine_similarity_matrix, even_indices
+from playground.views.time import inspector, similarity
 from playground.views.time import waves as embedding
+
+
+def page_view(embedder=None, embedder_note=None, **knobs):
+    """The view for `knobs` (the rest at their defaults), checked by its validator as the page checks them."""
+    return embedding.embedding_view(embedding.validate_embedding_inputs(**knobs), embedder, embedder_note)
 
 
 @pytest.mark.parametrize(
@@ -24,6 +32,8 @@ from playground.views.time import waves as embedding
         ({"n_t": 0}, "number of t"),
         ({"t_start": 10, "t_end": 5}, "must not be below"),
         ({"flavour": "openai"}, "Unknown flavour"),
+        ({"inspect_t": "4, x"}, "'x' is not a number"),
+        ({"inspect_t": "1 2 3 4 5 6 7 8 9"}, "at most 8"),
     ],
 )
 def test_embedding_inputs_are_validated(kwargs, message):
@@ -32,11 +42,13 @@ def test_embedding_inputs_are_validated(kwargs, message):
         embedding.validate_embedding_inputs(**args)
 
 
-def test_even_indices_keep_ends_and_bound_the_count():
-    assert list(plots.even_indices(5, 10)) == [0, 1, 2, 3, 4]
-    idx = plots.even_indices(1000, 200)
-    assert len(idx) == 200 and idx[0] == 0 and idx[-1] == 999
-    assert np.all(np.diff(idx) > 0)
+def test_a_request_is_checked_once_into_numbers():
+    request = embedding.validate_embedding_inputs("64", 100, "0", 50.0, 11.0, "diffusers", "0; 4 999")
+    assert request == embedding.EmbeddingRequest(64, 100.0, 0.0, 50.0, 11, "diffusers", (0.0, 4.0, 999.0))
+    assert embedding.validate_embedding_inputs() == embedding.EmbeddingRequest(256, 10000.0, 0.0, 999.0, 1000, "dit",
+                                                                               (4.0, 4.0, 4.0, 4.0))
+    with pytest.raises(AttributeError):
+        request.dim = 8  # frozen: a kept result's key cannot change under it
 
 
 def test_column_info_matches_the_frequency_formula():
@@ -61,10 +73,10 @@ def wavelengths(dim, max_period=10000.0):
 
 def test_heatmap_cells_are_the_means_of_the_t_they_stand_for():
     """Item 1: 1000 t in 200 rows: each cell is the mean over its 5 t, and waves under 3 rows per cycle are blank."""
-    view = embedding.embedding_view(dim=64, t_start=0, t_end=999, n_t=1000, inspect_t="4")
+    view = page_view(dim=64, t_start=0, t_end=999, n_t=1000, inspect_t="4")
     heat = view["heatmap"].data[0]
     z = np.asarray(heat.z, dtype=np.float64)
-    assert z.shape == (embedding.MAX_HEATMAP_ROWS, 64)
+    assert z.shape == (similarity.MAX_HEATMAP_ROWS, 64)
     exact = dit_formula(np.arange(1000.0), 64).reshape(200, 5, 64).mean(axis=1)  # bins of 5 consecutive t
     centres = np.arange(1000.0).reshape(200, 5).mean(axis=1)
     np.testing.assert_allclose(np.asarray(heat.y, dtype=np.float64), centres, atol=1e-3)
@@ -81,7 +93,7 @@ def test_heatmap_cells_are_the_means_of_the_t_they_stand_for():
 def test_default_heatmap_draws_no_folded_wave():
     """Item 1 at the defaults: column 0 (6.28 steps per cycle) is not drawn as a slow wave, nor is any column that
     the displayed rows sample fewer than 3 times per cycle; every drawn column is the bin mean of its t."""
-    view = embedding.embedding_view()
+    view = page_view()
     z = np.asarray(view["heatmap"].data[0].z, dtype=np.float64)
     exact = dit_formula(np.arange(1000.0), 256).reshape(200, 5, 256).mean(axis=1)
     drawn = ~np.isnan(z[0])
@@ -91,9 +103,9 @@ def test_default_heatmap_draws_no_folded_wave():
 
 
 def test_similarity_cells_are_the_mean_over_the_pairs_they_stand_for():
-    view = embedding.embedding_view(dim=32, t_start=0, t_end=999, n_t=1000, inspect_t="4")
+    view = page_view(dim=32, t_start=0, t_end=999, n_t=1000, inspect_t="4")
     z = np.asarray(view["similarity"].data[0].z, dtype=np.float64)
-    full = plots.cosine_similarity_matrix(dit_formula(np.arange(1000.0), 32))
+    full = cosine_similarity_matrix(dit_formula(np.arange(1000.0), 32))
     np.testing.assert_allclose(z, full.reshape(200, 5, 200, 5).mean(axis=(1, 3)), atol=1e-5)
 
 
@@ -104,7 +116,7 @@ def test_title_says_fast_to_slow_within_each_half():
         w, half = info["wavelength"], info["half"]
         assert np.all(np.diff(w[:half]) > 0) and np.all(np.diff(w[half:]) > 0) and w[half] < w[half - 1]
         assert (info["kind"][0], info["kind"][half]) == (first, second)
-        title = embedding.embedding_view(flavour=flavour, inspect_t="1")["heatmap"].layout.title.text
+        title = page_view(flavour=flavour, inspect_t="1")["heatmap"].layout.title.text
         assert f"a {first} half and a {second} half, each fast (left) to slow (right)" in title
 
 
@@ -120,7 +132,7 @@ def test_lines_never_draw_a_wave_under_three_points_per_cycle():
 
 
 def test_heatmap_hover_names_frequency_and_wavelength():
-    view = embedding.embedding_view(dim=8, max_period=100, t_start=0, t_end=10, n_t=11, inspect_t="1")
+    view = page_view(dim=8, max_period=100, t_start=0, t_end=10, n_t=11, inspect_t="1")
     names = list(view["heatmap"].data[0].x)
     assert len(names) == 8
     assert "dim 0 (cos" in names[0] and "every 6.28 steps" in names[0]
@@ -129,7 +141,7 @@ def test_heatmap_hover_names_frequency_and_wavelength():
 
 
 def test_odd_dim_shows_a_zero_column():
-    view = embedding.embedding_view(dim=7, t_start=0, t_end=50, n_t=20, inspect_t="3, 3")
+    view = page_view(dim=7, t_start=0, t_end=50, n_t=20, inspect_t="3, 3")
     z = np.asarray(view["heatmap"].data[0].z)
     assert z.shape == (20, 7)
     assert np.all(z[:, -1] == 0) and np.any(z[:, -2] != 0)
@@ -139,11 +151,11 @@ def test_odd_dim_shows_a_zero_column():
 
 
 def test_wide_embeddings_are_downsampled_to_the_column_cap():
-    view = embedding.embedding_view(dim=1024, n_t=2000, inspect_t="1")
+    view = page_view(dim=1024, n_t=2000, inspect_t="1")
     z = np.asarray(view["heatmap"].data[0].z)
-    assert z.shape == (embedding.MAX_HEATMAP_ROWS, embedding.MAX_HEATMAP_COLS)
+    assert z.shape == (similarity.MAX_HEATMAP_ROWS, embedding.MAX_HEATMAP_COLS)
     assert "256 of 1024 columns" in view["heatmap"].layout.title.subtitle.text
-    cols = plots.even_indices(1024, embedding.MAX_HEATMAP_COLS)
+    cols = even_indices(1024, embedding.MAX_HEATMAP_COLS)
     exact = dit_formula(np.linspace(0, 999, 2000), 1024)[:, cols].reshape(200, 10, 256).mean(axis=1)
     drawn = ~np.isnan(z[0])
     np.testing.assert_allclose(z[:, drawn], exact[:, drawn], atol=2e-3)
@@ -153,7 +165,7 @@ def test_wide_embeddings_are_downsampled_to_the_column_cap():
 
 def test_cosine_similarity_of_dit_embedding_depends_only_on_the_lag():
     ts = np.arange(0, 300, 3.0)
-    sim = plots.cosine_similarity_matrix(dit_formula(ts, 128))
+    sim = cosine_similarity_matrix(dit_formula(ts, 128))
     half = 64
     freqs = np.exp(-math.log(10000) * np.arange(half) / half)
     lag = ts[:, None] - ts[None, :]
@@ -175,12 +187,12 @@ def test_similarity_headline_states_what_holds_for_every_gap(dim):
     ts = np.arange(1000.0)
     lags = np.arange(1, 1000)
     sims = lag_similarity(dim, lags)
-    full = plots.cosine_similarity_matrix(dit_formula(ts, dim))
+    full = cosine_similarity_matrix(dit_formula(ts, dim))
     highest = np.array([full.diagonal(k).max() for k in lags])  # every pair at that gap, not only from t = 0
     np.testing.assert_allclose(highest, sims, atol=1e-9)
-    gaps, computed = embedding.similarity_by_gap(ts, dit_formula(ts, dim))
+    gaps, computed = similarity.similarity_by_gap(ts, dit_formula(ts, dim))
     np.testing.assert_allclose(computed, sims, atol=1e-9)
-    first, stable, peak_gap, peak = embedding.separation_gap(gaps, computed)
+    first, stable, peak_gap, peak = similarity.separation_gap(gaps, computed)
     below = sims < 0.5
     assert first == lags[np.argmax(below)]
     expected_stable = None if not below[-1] else lags[np.flatnonzero(~below)[-1] + 1]
@@ -189,21 +201,21 @@ def test_similarity_headline_states_what_holds_for_every_gap(dim):
     assert peak == pytest.approx(after.max()) and peak_gap == lags[int(first) - 1 + np.argmax(after)]
     if stable is not None:
         assert np.all(sims[int(stable) - 1 :] < 0.5) and sims[int(stable) - 2] >= 0.5
-    title, subtitle = embedding.similarity_headline(ts, dit_formula(ts, dim))
+    title, subtitle = similarity.similarity_headline(ts, dit_formula(ts, dim))
     if stable is None:
         assert "No gap is safe" in title and "back above" in title
     else:
-        assert f"≥ {embedding.fmt(stable)}" in title
+        assert f"≥ {fmt(stable)}" in title
     assert f"{sims[0]:.3f}" in subtitle
 
 
 def test_similarity_headline_at_the_published_values():
     """The issue's numbers: at dim 2, 4, 8, 256 the similarity climbs back to 1.0, 0.999, 0.948 and 0.501."""
     ts = np.arange(1000.0)
-    peaks = {dim: embedding.separation_gap(*embedding.similarity_by_gap(ts, dit_formula(ts, dim)))[3]
+    peaks = {dim: similarity.separation_gap(*similarity.similarity_by_gap(ts, dit_formula(ts, dim)))[3]
              for dim in (2, 4, 8, 256)}
     assert [round(peaks[d], 3) for d in (2, 4, 8, 256)] == [1.0, 0.999, 0.948, 0.501]
-    first, stable, _, _ = embedding.separation_gap(*embedding.similarity_by_gap(ts, dit_formula(ts, 256)))
+    first, stable, _, _ = similarity.separation_gap(*similarity.similarity_by_gap(ts, dit_formula(ts, 256)))
     assert (first, stable) == (53, 57)
 
 
@@ -239,10 +251,44 @@ def test_inspector_walks_the_shapes_with_real_numbers(random_dit):
 
 
 def test_embedding_view_payload_and_outputs():
-    view = embedding.embedding_view()
+    view = page_view()
     assert set(view) == {"heatmap", "dims", "similarity", "inspector", "notes"}
     assert all(isinstance(view[k], go.Figure) for k in ("heatmap", "dims", "similarity"))
     assert sum(payload(view[k]) for k in ("heatmap", "dims", "similarity")) < PAYLOAD_LIMIT
     sim = np.asarray(view["similarity"].data[0].z)
-    assert sim.shape == (embedding.MAX_HEATMAP_ROWS, embedding.MAX_HEATMAP_ROWS)
+    assert sim.shape == (similarity.MAX_HEATMAP_ROWS, similarity.MAX_HEATMAP_ROWS)
     assert len(view["dims"].data) == 8  # 4 frequencies, cos and sin each
+
+
+def test_halves_are_marked_where_they_start_among_the_shown_columns():
+    """dim 1024 shows 256 evenly spread columns: the dashed line sits before the first shown sin column."""
+    cols = np.unique(np.round(np.linspace(0, 1023, 256)).astype(int))
+    first_sin = int(np.flatnonzero(cols >= 512)[0])
+    info = embedding.column_info(1024)
+    shapes, annotations = embedding.half_marks(info, cols, 1024)
+    assert [s["x0"] for s in shapes] == [first_sin - 0.5]
+    assert [a["text"] for a in annotations] == ["<b>cos half: fast → slow</b>", "<b>sin half: fast → slow</b>"]
+    assert [a["x"] for a in annotations] == [(first_sin - 1) / 2, (first_sin - 0.5 + 255.5) / 2]
+    odd = embedding.half_marks(embedding.column_info(7), np.arange(7), 7)
+    assert [s["x0"] for s in odd[0]] == [2.5, 5.5] and odd[1][-1]["x"] == 6.0  # the zero pad after the 2 halves
+
+
+def test_inspector_rows_are_the_trained_mlp_of_the_dit_formula(random_dit):
+    """The `hidden` and `t_emb` rows are SiLU(W1 t_freq + b1) and W2 hidden + b2 of DiT's waves at t = 500."""
+    mlp = random_dit.t_embedder.mlp
+    t_freq = dit_formula([500.0], 256)[0]
+    w1, b1 = mlp[0].weight.double().detach().numpy(), mlp[0].bias.double().detach().numpy()
+    w2, b2 = mlp[2].weight.double().detach().numpy(), mlp[2].bias.double().detach().numpy()
+    pre = w1 @ t_freq + b1
+    hidden = pre / (1 + np.exp(-pre))
+    t_emb = w2 @ hidden + b2
+    text = inspector.inspector_markdown([500.0], 256, 10000.0, "dit", random_dit.t_embedder)
+    rows = {line.split("|")[1].strip(): line.split("|")[4] for line in text.splitlines() if line.startswith("| `")}
+
+    def numbers(cell):
+        return [float(v) for v in re.findall(r"-?\d+\.?\d*(?:e[-+]\d+)?", cell.split(": ", 1)[1])]
+
+    np.testing.assert_allclose(numbers(rows["`hidden`"]), [*hidden[:3], hidden[-1]], rtol=1e-3, atol=1e-6)
+    *head, norm = numbers(rows["`t_emb`"])
+    np.testing.assert_allclose(head, [*t_emb[:3], t_emb[-1]], rtol=1e-3, atol=1e-6)  # printed to 4 digits
+    assert norm == pytest.approx(np.linalg.norm(t_emb), rel=1e-3)

@@ -1,0 +1,87 @@
+"""When is the digit decided? `/counterfactual` runs the served DiT from the same noise with one thing about t or y
+changed by hooks (switch the label at step k, cut a route, lie about t) and has the judge read the finished digits.
+Widgets from the view's DEFAULTS fitted to the model (its classes, its depth, and whether it has a null class);
+one-click demos; the page opens on its defaults."""
+
+import gradio as gr
+
+from playground.model import DiTConfig
+from playground.ui.openings import on_first_visit
+from playground.ui.serving import class_count, get_judge, get_model, require_model
+from playground.ui.turns import SAMPLER, SAMPLING_LANE
+from playground.ui.widgets import digit_choices, image, plot, user_error, wire_demos
+from playground.views.inside import decided as cf
+
+PROGRESS = gr.Progress()  # gradio passes this default instance to the handler (its documented idiom)
+
+INTRO = (
+    "**Counterfactuals**: the same noise, with one thing about t or y changed by a hook on the served DiT, and the "
+    "judge reading the finished digit. Switching the label at step k shows when the digit is decided; cutting a "
+    "route shows which blocks carry the class; lying about t shows what the network does with the step it is told."
+)
+NO_NULL = ("> This model has no null class (it was trained without label dropout): it cannot be guided, so every "
+           "run uses s = 1, and a route can be cut only by zeroing gates, not by handing blocks the null label.")
+
+
+def counterfactual(experiment, label, other_label, seed, samples, scale, t_mode, t_value, cut_kind, cut_blocks,
+                   progress=PROGRESS):
+    """One intervention (switch the label at every step k / cut a route / lie about t) beside the plain run."""
+    model, _ = get_model()
+    request = user_error(cf.validate_counterfactual, experiment, label, other_label, seed, samples, scale, t_mode,
+                         t_value, cut_kind, cut_blocks, config=model.config if model is not None else None,
+                         has_null=model is None or model.null_class is not None)
+    model = require_model()
+    judge, _ = get_judge()
+    with SAMPLER.turn():
+        return cf.counterfactual_view(model, request, judge=judge, progress=progress)
+
+
+def build(shown, model, model_error):
+    """The experiments' widgets, picture and plot, and demos; it opens on the defaults (nothing to open without a
+    model)."""
+    config = model.config if model is not None else DiTConfig()
+    has_null = model is None or model.null_class is not None
+    d = cf.fitted(cf.DEFAULTS, config, has_null)
+    presets = cf.presets(config, has_null)
+    digits = digit_choices(class_count(model))
+    gr.Markdown(INTRO)
+    if model is None:
+        gr.Markdown(f"> The model did not load: {model_error}")
+    elif not has_null:
+        gr.Markdown(NO_NULL)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            gr.Markdown("**One-click demos**")
+            demos = {name: gr.Button(name, size="md") for name in presets}
+            experiment = gr.Radio(list(cf.EXPERIMENTS), value=d["experiment"], label="experiment")
+            run = gr.Button("Run", variant="primary", elem_classes="big-run")
+            with gr.Row():
+                label = gr.Dropdown(digits, value=d["label"], label="digit drawn", min_width=90)
+                other = gr.Dropdown(digits, value=d["other_label"], label="switch to", min_width=90)
+            with gr.Row():
+                seed = gr.Number(value=d["seed"], precision=0, minimum=0, label="seed", min_width=90)
+                samples = gr.Slider(1, cf.MAX_SAMPLES, value=d["samples"], step=1, label="samples", min_width=90)
+            scale = gr.Slider(*cf.SCALE_RANGE, value=d["scale"], step=0.5, label="guidance scale s",
+                              interactive=has_null)
+            with gr.Row():
+                kinds = cf.CUT_KINDS if has_null else ("zero gates",)
+                cut_kind = gr.Dropdown(list(kinds), value=d["cut_kind"], label="cut by", min_width=90)
+                cut_blocks = gr.Textbox(value=d["cut_blocks"], label=f"blocks (0..{config.depth - 1})", min_width=90)
+            with gr.Row():
+                t_mode = gr.Dropdown(list(cf.T_MODES), value=d["t_mode"], label="lie: t' =", min_width=90)
+                t_value = gr.Number(value=d["t_value"], precision=0, label="offset / constant", min_width=90)
+            gr.Markdown(f"{cf.STEPS} {cf.SAMPLER} steps per run; the label switch runs {cf.STEPS + 1} trajectories, "
+                        f"the cut {config.depth + 3}. Runs go {SAMPLER.max_running} at a time.", elem_classes="caps")
+        with gr.Column(scale=3):
+            summary = gr.Markdown("*Running…*")
+            picture = image("counterfactual-grid")
+            figure = plot()
+    inputs = [experiment, label, other, seed, samples, scale, t_mode, t_value, cut_kind, cut_blocks]  # DEFAULTS' order
+    outputs = [picture, figure, summary]
+    gr.on(triggers=[run.click, cut_blocks.submit], fn=counterfactual, inputs=inputs, outputs=outputs,
+          api_name="counterfactual", preprocess=False, **SAMPLING_LANE)
+    wire_demos(demos, presets, counterfactual, inputs, outputs, **SAMPLING_LANE)
+    if model is None:  # nothing to compute (the note above says why)
+        return []
+    _, opening = on_first_visit(shown, counterfactual, inputs, outputs, **SAMPLING_LANE)
+    return [opening]

@@ -1,0 +1,136 @@
+"""The CFG page (`playground.ui.guidance.cfg`): widgets from the view's defaults and caps, classes from the model, the
+endpoints' inputs, what the page opens on, and what a model without a null class can and cannot show."""
+
+import math
+
+import gradio as gr
+import numpy as np
+import pytest
+from view_helpers import build_page, components
+
+from playground.assets import COMPANIONS
+from playground.model import DiT
+from playground.ui.guidance import cfg as page
+from playground.ui.serving import WEIGHTS_ENV, checkpoint
+from playground.views.guidance import cfg as view
+from playground.views.guidance import live
+
+P0_MISSING = pytest.mark.skipif(not COMPANIONS["0"].exists(), reason="the p = 0 companion is absent")
+
+
+def blocks(demo, kind):
+    return [b for b in demo.blocks.values() if isinstance(b, kind)]
+
+
+def endpoint(demo, name):
+    return next(fn for fn in demo.fns.values() if fn.api_name == name)
+
+
+def test_class_choices_come_from_the_model_config():
+    model = DiT(hidden_size=32, depth=1, num_heads=2, num_classes=4).eval()
+    demo, _ = build_page(page, model)
+    assert [value for _, value in components(demo, gr.Radio)["digit to draw"].choices] == [0, 1, 2, 3]
+
+
+def test_widgets_start_at_the_views_defaults():
+    demo, _ = build_page(page, None, "no weights here")
+    sliders = components(demo, gr.Slider)
+    assert sliders["denoising steps"].value == view.DEFAULTS["steps"]
+    assert sliders["samples per scale (rows)"].value == view.DEFAULTS["samples"]
+    assert sliders["samples per scale (rows)"].maximum == view.MAX_SAMPLES
+    scales = next(b for b in blocks(demo, gr.Textbox) if "guidance scales" in b.label)
+    assert scales.value == view.DEFAULTS["scales"] == "0, 1, 2, 4, 7, 10"
+    live_slider = next(b for b in blocks(demo, gr.Slider) if b.elem_id == "cfg-live-scale")
+    assert (live_slider.value, live_slider.minimum, live_slider.maximum) == (live.LIVE_SCALE, *view.SCALE_RANGE)
+
+
+def test_the_page_opens_on_the_default_sweep_and_its_live_column(random_dit):
+    demo, openings = build_page(page, random_dit)
+    (opening,) = openings  # the page's first visit shows this kept result
+    assert opening.fn.func is page.cfg_opening and opening.fn.args == (random_dit,) and opening.values == ()
+    assert len(blocks(demo, gr.Plot)) == 2  # the judge's chart and the trade-off: filled by the opening
+    grid, metrics, trajectory, summary, formula, column, line, tradeoff, tradeoff_text = opening.result()
+    assert grid is not None and trajectory is not None and metrics is not None and tradeoff is not None
+    n = view.DEFAULTS["samples"]
+    assert f"**Class {view.DEFAULTS['label']}**" in summary and f"ln {n} = {math.log(n):.2f}" in summary
+    assert summary.endswith(page.RUN_NOTE) and formula == view.cfg_explainer_markdown(view.DEFAULT_SCALES)
+    # the live column is cut from the sweep: the same picture the slider samples at s = 4
+    request = live.LiveRequest(view.DEFAULT_LABEL, live.LIVE_SCALE, view.DEFAULT_SAMPLES, 0)
+    sampled = live.live_column(random_dit, request, judge=page.get_judge()[0])
+    assert np.array_equal(np.asarray(column), np.asarray(sampled["image"])) and "**s = 4**" in line
+
+
+def test_without_weights_the_page_opens_empty_and_says_so():
+    grid, _, trajectory, summary, formula, column, line, *_ = page.cfg_opening(None)
+    assert (grid, trajectory, column) == (None, None, None)
+    assert summary == page.NO_MODEL_NOTE and line == page.NO_MODEL_NOTE and "s\\,(" in formula
+
+
+def test_the_endpoints_keep_their_inputs_with_clip_last_and_on_by_default():
+    demo, _ = build_page(page, None, "no weights here")
+    sweep = endpoint(demo, "cfg_sweep")
+    assert [type(b) for b in sweep.inputs] == [gr.Radio, gr.Textbox, gr.Slider, gr.Number, gr.Slider, gr.Dropdown,
+                                               gr.Checkbox]
+    assert sweep.inputs[-1].value is True and sweep.preprocess is False
+    column = endpoint(demo, "live_column")
+    assert [b.label for b in column.inputs] == ["digit to draw", column.inputs[1].label, "samples per scale (rows)",
+                                                "seed"]
+    assert column.inputs[1].elem_id == "cfg-live-scale" and column.preprocess is False
+    named = {fn.api_name for fn in demo.fns.values() if fn.api_visibility != "private"}
+    assert named == {"cfg_sweep", "live_column"}  # first visit, demos and exports stay out of the API
+    exports = [fn for fn in demo.fns.values() if fn.fn is page.export_sweep]
+    assert len(exports) == 1 + len(view.PRESETS) and all(fn.inputs == sweep.inputs for fn in exports)
+    # the presets fill every input, clip included; one of them turns it off
+    assert all(len(p) == len(sweep.inputs) for p in view.PRESETS.values())
+    assert [name for name, p in view.PRESETS.items() if not p["clip"]] == ["Without clipping x0"]
+
+
+def test_the_guidance_accordion_names_diffusers_guidance_scale_and_the_clip():
+    demo, _ = build_page(page, None, "no weights here")
+    accordion = next(b.value for b in blocks(demo, gr.Markdown) if isinstance(b.parent, gr.Accordion))
+    assert "`guidance_scale`" in accordion and "7.5" in accordion
+    assert view.CLIP_NOTE in accordion and "clip_denoised=False" in accordion
+
+
+def test_a_model_with_other_classes_still_opens_on_a_sweep():
+    model = DiT(hidden_size=32, depth=1, num_heads=2, num_classes=4).eval()
+    _, (opening,) = build_page(page, model)
+    grid, *_, summary = opening.result()[:4]
+    assert grid is not None and "**Class 3**" in summary
+
+
+def test_a_bad_input_is_named_before_any_sampling():
+    with pytest.raises(gr.Error, match="samples per scale"):
+        next(page.cfg_sweep(3, "1", 0, 0, 4, "ddim"))
+    with pytest.raises(gr.Error, match="guidance scale"):
+        page.live_column(3, 99, 2, 0)
+
+
+@pytest.fixture
+def served_p0(monkeypatch):
+    """The p = 0 companion served, as `PLAYGROUND_WEIGHTS=assets/dit_mnist_small_p0.safetensors` serves it."""
+    monkeypatch.setenv(WEIGHTS_ENV, str(COMPANIONS["0"]))
+    model = checkpoint("dit", str(COMPANIONS["0"]))
+    assert model.null_class is None
+    return model
+
+
+@P0_MISSING
+def test_a_model_without_a_null_class_opens_without_a_sweep_and_says_why(served_p0):
+    demo, (opening,) = build_page(page, served_p0)
+    grid, metrics, trajectory, summary, _, column, line, tradeoff, _ = opening.result()
+    assert (grid, metrics, trajectory, column) == (None, None, None, None) and tradeoff is not None
+    assert summary.startswith("**No default sweep on this model:**") and "no null class" in summary
+    assert line == page.UNGUIDED_LIVE_LINE
+
+
+@P0_MISSING
+def test_a_model_without_a_null_class_refuses_guidance_and_samples_s_1(served_p0):
+    with pytest.raises(gr.Error, match="no null class"):
+        next(page.cfg_sweep(3, "0, 1, 4", 2, 0, 2, "ddim"))
+    with pytest.raises(gr.Error, match="no null class"):
+        page.live_column(3, 4, 2, 0)
+    image, line = page.live_column(3, 1, 2, 0)
+    assert image.width > image.height and "**s = 1**" in line
+    *_, (grid, metrics, _, summary, _) = page.cfg_sweep(3, "1", 2, 0, 2, "ddim")
+    assert grid is not None and "**Class 3**" in summary and "| 1 | 0 |" in summary

@@ -1,0 +1,54 @@
+"""The page "Classifier guidance": one documented endpoint, a private opening, the classifier from the one checkpoint
+loader, and a served model without a null class said in the page and in the endpoint's answer."""
+
+import gradio as gr
+import pytest
+from view_helpers import build_page
+
+from playground.assets import COMPANIONS
+from playground.ui import serving
+from playground.ui.guidance import classifier as page
+from playground.views.guidance import classifier as view
+from playground.views.guidance.classifier import DEFAULTS
+
+
+def serve(monkeypatch, rate):
+    monkeypatch.setenv(serving.WEIGHTS_ENV, str(COMPANIONS[rate]))
+    return serving.require_model()
+
+
+def markdown(demo):
+    return "\n".join(b.value or "" for b in demo.blocks.values() if isinstance(b, gr.Markdown))
+
+
+def public(demo):
+    return [fn for fn in demo.fns.values() if fn.api_visibility != "private"]
+
+
+def test_one_endpoint_and_an_opening_at_the_starting_inputs(monkeypatch):
+    demo, openings = build_page(page, serve(monkeypatch, "0.5"))
+    [fn] = public(demo)
+    assert fn.api_name == "classifier_guidance" and not fn.preprocess and len(fn.outputs) == 6
+    assert [type(c) for c in fn.inputs] == [gr.Dropdown, gr.Number, gr.Slider, gr.Textbox, gr.Textbox]
+    assert [c.value for c in fn.inputs] == list(DEFAULTS.values())
+    [opening] = openings
+    assert opening.fn is page._opening and opening.values == tuple(DEFAULTS.values())
+    assert view.NO_NULL_CLASS not in markdown(demo)
+
+
+@pytest.mark.parametrize("rate", ["0.1", "0.5"])
+def test_a_served_companion_with_a_null_class_is_guided(monkeypatch, rate):
+    serve(monkeypatch, rate)
+    grid, summary, *figures = page.classifier_guidance(3, 0, 2, "4", "2", progress=None)
+    assert "| classifier g = 4 |" in summary and "| CFG s = 2 |" in summary and len(figures) == 4
+    assert ("classifier", None) in serving.CHECKPOINTS  # the one loader keeps it
+
+
+def test_a_served_model_without_a_null_class_is_said_not_raised(monkeypatch):
+    demo, openings = build_page(page, serve(monkeypatch, "0"))
+    assert openings == [] and view.NO_NULL_CLASS in markdown(demo)
+    assert [fn.api_name for fn in public(demo)] == ["classifier_guidance"]
+    with pytest.raises(gr.Error, match="no null class and no unconditional prediction"):
+        page.classifier_guidance(3, 0, 2, "4", "2", progress=None)
+    with pytest.raises(gr.Error, match="classifier scale g"):
+        page.classifier_guidance(3, 0, 2, "abc", "2", progress=None)
