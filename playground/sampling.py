@@ -52,9 +52,8 @@ def sample_guided(model, labels, scales, *, steps, seed, sampler=DEFAULT_SAMPLER
     One model forward per step serves every scale and row: the conditional inputs (label y) and
     those guided away from (null label, negative class) together; s = 0 needs no conditional and
     s = 1 no other prediction, so those are not computed. Row i starts from the same noise at every
-    scale, so the first step computes each row once per half, whatever the scales; later steps batch
-    the scales together, so a column's floats may move in their last bits with what shares its batch
-    (matrix kernels on some CPUs block by batch size). `guidance` (default: constant CFG, clipped)
+    scale, so the first step computes each row once per half, whatever the scales (later steps batch
+    them: on some CPUs a column's last bits move with its batch). `guidance` (default: constant CFG, clipped)
     is checked against the model first. `callback(step, steps, x0 [S, N, C, H, W])` after each step;
     `on_step(dict)` also gets i, t, x_t, eps_cond, eps_other, x0_guided (the x0 of the guided eps, before any
     rescale or clip) and the eps and x0 the sampler steps with (for the views that open a step).

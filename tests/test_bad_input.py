@@ -8,9 +8,8 @@ import urllib.request
 
 import gradio as gr
 import pytest
-from gradio_client import Client
 from gradio_client.exceptions import AppError
-from live_app import REPO, running_app
+from live_app import REPO
 
 from playground.ui.app import build_app
 from playground.ui.turns import QUEUE_MAX_SIZE, SAMPLER, SAMPLING_LANE, VIEW_CONCURRENCY
@@ -57,17 +56,6 @@ BAD_INPUTS = [  # (endpoint, arguments, the message we wrote); test_app_client.p
     ("/cfg_sweep", with_arg(SWEEP, 4, 10**9), "steps must be between 1 and 100, got 1000000000"),
     ("/cfg_sweep", with_arg(SWEEP, 5, "euler"), "Unknown sampler 'euler'; choose one of ddim"),
 ]
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("app") / "app.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def client(app_url, tmp_path_factory):
-    return Client(app_url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from gradio_client.utils import QueueError
-from live_app import running_app, server_process
+from live_app import server_process
 
 pytestmark = pytest.mark.slow
 SWEEP = (3, "1", 1, 0, 2, "ddim")  # /cfg_sweep: tiny
@@ -19,17 +19,6 @@ MIX = [
     ("/cfg_sweep", (3, "4", 1, 0, 2, "ddim")),
 ]
 N_CLIENTS = 20
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("app") / "app.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def client(app_url, tmp_path_factory):
-    return Client(app_url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
 
 
 def timed_call(client, api, args):

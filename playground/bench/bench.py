@@ -127,7 +127,7 @@ def view_costs(model, repeats):
     from playground.views.time import adaln, mlp, waves  # plotly: only the parts that need it load it
 
     out = {}
-    for name, build in (  # each view at its tab's defaults; the first call computes what later ones reuse
+    for name, build in (  # each view at its page's defaults; the first call computes what later ones reuse
         ("timestep embedding view", lambda: waves.embedding_view(waves.validate_embedding_inputs(),
                                                                  embedder=model.t_embedder)),
         ("with vs without MLP view", lambda: mlp.mlp_view(model)),

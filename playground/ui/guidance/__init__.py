@@ -1,0 +1,1 @@
+"""The pages of the guidance chapter (`playground.views.guidance` computes what they show)."""

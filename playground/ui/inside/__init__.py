@@ -1,0 +1,1 @@
+"""The pages of the inside chapter (`playground.views.inside` computes what they show)."""

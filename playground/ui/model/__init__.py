@@ -1,0 +1,1 @@
+"""The model chapter's page (`playground.views.model` computes what it shows)."""

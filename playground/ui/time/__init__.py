@@ -1,0 +1,1 @@
+"""The pages of the time chapter (`playground.views.time` computes what they show)."""

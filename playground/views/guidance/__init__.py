@@ -1,0 +1,1 @@
+"""Guidance: classifier-free guidance, one guided step, its variants, label dropout and classifier guidance."""

@@ -1,0 +1,1 @@
+"""Model: the served checkpoint's card."""

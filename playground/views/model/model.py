@@ -1,6 +1,6 @@
-"""View 4, the model: its card (config, parameters, training, evaluation), loss curve and label table.
+"""The model card page: its card (config, parameters, training, evaluation), loss curve and label table.
 
-Everything here is read from the loaded model and its card; the tab has no inputs, so no caps.
+Everything here is read from the loaded model and its card; the page has no inputs, so no caps.
 """
 
 import numpy as np
@@ -26,7 +26,7 @@ def model_card_markdown(card, model=None, with_evaluation=True):
     if "PLACEHOLDER" in str(card.get("name", "")):
         parts.append(
             "> ⚠️ **This checkpoint is a placeholder** (a few training steps: it makes noise, not digits). "
-            "Everything on these tabs is computed live, so the views update when the release checkpoint arrives."
+            "Everything on these pages is computed live, so the views update when the release checkpoint arrives."
         )
     if cfg:
         tokens = (cfg.get("input_size", 0) // max(cfg.get("patch_size", 1), 1)) ** 2
