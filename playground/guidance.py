@@ -13,8 +13,10 @@ this order at every step (the loop in `playground.sampling` calls it):
    guidance interval is set (Kynkaanniemi et al. 2024); eps = eps_c (s = 1) elsewhere.
 3. Classifier guidance, where the combine applies: eps -= g sqrt(1 - abar_t) grad log p(y | x_t, t)
    (Dhariwal & Nichol 2021), with a noise-aware classifier.
-4. x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), then CFG rescale (Lin et al. 2024) of x0
-   towards the conditional x0's standard deviation (or of eps, diffusers' form).
+4. CFG rescale (Lin et al. 2024), if set, towards the conditional prediction's standard deviation: of
+   eps (the paper rescales the model's output, v there; for an eps-model that literal form is on eps,
+   as diffusers' `rescale_noise_cfg`), or of x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), a
+   variant (the default, "x0").
 5. Clip x0 to [-1, 1] and re-derive eps from it, as the reference DDIM does (off: `clip=False`).
 """
 
@@ -58,7 +60,9 @@ def rescale_guided(guided, positive, phi):
     """CFG rescale (Lin et al. 2024, Sec. 3.4, Eqs. 15-16), per sample over all its pixels.
 
     rescaled = guided * std(positive) / std(guided); out = phi * rescaled + (1 - phi) * guided.
-    The paper applies it to the model's x0 (v) prediction; diffusers' `rescale_noise_cfg` to eps.
+    The paper applies it to the model's output, v there: a v-prediction model with a zero-terminal-SNR
+    schedule, whose strong guidance over-exposes. For an eps-model the literal form is on eps (diffusers'
+    `rescale_noise_cfg`); on x0 it is a variant.
     """
     dims = tuple(range(1, guided.ndim))
     ratio = positive.std(dim=dims, keepdim=True) / guided.std(dim=dims, keepdim=True)
@@ -87,7 +91,8 @@ class Guidance:
     """The guidance options of one sampling run (defaults: constant CFG with clipping, as DiT samples).
 
     interval: `(t_lo, t_hi)` integer timesteps where guidance applies, or None for every step.
-    rescale: CFG rescale's phi in [0, 1] (0: off); `rescale_space` "x0" (the paper) or "eps" (diffusers).
+    rescale: CFG rescale's phi in [0, 1] (0: off); `rescale_space` "eps" (Lin et al.'s rescale of the model
+        output, literal for an eps-model; diffusers' form) or "x0" (a variant, the default).
     negative_label: guide away from this class instead of the null class; or a tuple giving, for each
         digit 0..num_classes-1, the class its rows are guided away from.
     guide_model: autoguidance's weaker model (same classes, same image size) instead of the null class.

@@ -2,10 +2,11 @@
 
 Inception-feature FID means nothing on 28x28 digits, so samples are judged by a classifier trained
 only on the 4,500 training digits (never on the 500 held out): accuracy against the requested label,
-confidence, coverage of the ten classes, and a Frechet distance on its penultimate features. Two
-pixel metrics need no network: diversity within a class, and distance to the nearest training digit
-(memorisation). Images everywhere are float `[N, 1, 28, 28]` in [-1, 1]; pixel distances are L2
-over the 784 pixels on the [0, 1] scale.
+confidence, coverage of the ten classes, and a Frechet distance on its penultimate features. Pixel
+metrics need no network: diversity within a class, distance to the nearest training digit
+(memorisation), and the shares of grey and of saturated pixels (speckle against saturation). Images
+everywhere are float `[N, 1, 28, 28]` in [-1, 1]; pixel distances are L2 over the 784 pixels on the
+[0, 1] scale.
 
 Train: `python -m playground.cli.train_judge --out assets/judge.safetensors --epochs 8 --seed 0`.
 """
@@ -108,6 +109,17 @@ def diversity(images, labels):
     return torch.stack(per_label).mean().item() if per_label else math.nan
 
 
+GREY = 0.9  # a pixel in (-GREY, GREY) is neither ink nor background: grey
+SATURATED = 0.99  # |x| above this is at the end of the data range
+
+
+def pixel_shares(images):
+    """`{"grey", "saturated"}`: the share of pixels of `images` (a tensor in [-1, 1]) in (-0.9, 0.9), neither ink
+    nor background, and at |x| > 0.99, the ends of the range. Speckle raises the first; saturation the second."""
+    return {"grey": ((images > -GREY) & (images < GREY)).float().mean().item(),
+            "saturated": (images.abs() > SATURATED).float().mean().item()}
+
+
 def wilson_interval(successes, n, z=1.96):
     """The 95% Wilson score interval (Wilson 1927) of a proportion: sound at 0 and 1 and for small n."""
     if n == 0:
@@ -153,6 +165,12 @@ def diversity_jackknife_se(images, labels):
     return math.sqrt((n - 1) / n * (values - values.mean()).square().sum().item())
 
 
+def judge_features(judge, images):
+    """The judge's penultimate features of `images` `[N, 1, 28, 28]`, `[N, 128]` in float64: what the Frechet
+    distance compares."""
+    return _chunked(judge.features, images.float()).double()
+
+
 def frechet_from_features(f1, f2):
     """Frechet distance between Gaussians fitted to two feature sets `[N, D]`, `[M, D]` (float64)."""
     mu1, mu2 = f1.mean(0), f2.mean(0)
@@ -164,8 +182,8 @@ def frechet_from_features(f1, f2):
 
 def frechet_bootstrap_se(judge, images, labels, real_images, resamples=30, seed=0):
     """Standard deviation of the Frechet distance over resamples of the samples (with replacement, per digit)."""
-    f1 = _chunked(judge.features, images.float()).double()
-    f2 = _chunked(judge.features, real_images.float()).double()
+    f1 = judge_features(judge, images)
+    f2 = judge_features(judge, real_images)
     labels, gen = torch.as_tensor(labels), torch.Generator().manual_seed(seed)
     groups = [torch.nonzero(labels == label).flatten() for label in labels.unique()]
     values = []
@@ -188,7 +206,7 @@ def frechet_distance(judge, images, real_images):
     symmetric, so both square roots are eigendecompositions (no scipy). 0 for identical sets.
     The value shrinks with more samples, so compare sets of equal size.
     """
-    f1, f2 = (_chunked(judge.features, x.float()).double() for x in (images, real_images))
+    f1, f2 = judge_features(judge, images), judge_features(judge, real_images)
     return frechet_from_features(f1, f2)
 
 

@@ -21,7 +21,7 @@ _AXIS = {"gridcolor": "#e5e5e5", "zerolinecolor": "#c8c8c8", "linecolor": "#888"
 @functools.cache
 def template():
     """The template, validated once, on the first figure: built on import, it would load plotly's validators
-    (0.2 s) into every program that imports this module, the app's start included."""
+    into every program that imports this module, the app's start included."""
     return go.layout.Template(layout={
         "paper_bgcolor": "white",
         "plot_bgcolor": "white",

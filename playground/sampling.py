@@ -37,11 +37,20 @@ def denoised(x, eps, eps_cond, t, guidance):
         x0 = rescale_guided(x0, predicted_x0(x, eps_cond, t), guidance.rescale)
     if guidance.clip:
         # Clip x0 to the data range, then make eps consistent with the clipped x0 (as the reference DDIM
-        # does): stepping with the raw guided eps turns strong guidance into saturated blobs.
+        # does), so the step moves towards the x0 it clipped to. Unclipped strong guidance leaves grey speckle.
         x0 = x0.clamp(-1, 1)
     if guidance.clip or (guidance.rescale and guidance.rescale_space == "x0"):
         eps = implied_eps(x, x0, t)
     return x0, eps
+
+
+def starting_noise(seed, n_rows, n_scales, shape, steps, device):
+    """`(x_T [S*N, C, H, W], per-step noise [steps, S*N, C, H, W])`, scale-major: row i's noise (`row_noise`) is
+    the same at every scale."""
+    noises = [row_noise(seed, row, shape, steps) for row in range(n_rows)]
+    x = torch.stack([start for start, _ in noises]).repeat(n_scales, 1, 1, 1).to(device)
+    step_noise = torch.stack([per_step for _, per_step in noises], 1).repeat(1, n_scales, 1, 1, 1).to(device)
+    return x, step_noise
 
 
 @torch.no_grad()
@@ -68,10 +77,8 @@ def sample_guided(model, labels, scales, *, steps, seed, sampler=DEFAULT_SAMPLER
     shape = (cfg.in_channels, cfg.input_size, cfg.input_size)
     n_scales, n_rows = len(scales), len(labels)
     timesteps = sampling_timesteps(steps)
-    noises = [row_noise(seed, row, shape, steps) for row in range(n_rows)]
     device = next(model.parameters()).device
-    x = torch.stack([start for start, _ in noises]).repeat(n_scales, 1, 1, 1).to(device)  # scale-major
-    step_noise = torch.stack([per_step for _, per_step in noises], 1).repeat(1, n_scales, 1, 1, 1).to(device)
+    x, step_noise = starting_noise(seed, n_rows, n_scales, shape, steps, device)
     stepper = make_sampler(sampler, timesteps, step_noise)
 
     y = torch.as_tensor(labels, dtype=torch.long).repeat(n_scales).to(device)

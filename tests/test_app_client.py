@@ -213,7 +213,7 @@ def test_label_dropout_endpoint(client):
     grid, live, *_ = client.predict(3, 0, "1, 4", 1, api_name="/label_dropout")
     width, height = Image.open(grid).size
     assert height > 3 * 64  # three companions, one sample each
-    assert live.count("cannot guide") == 1  # p = 0 at s = 4 only
+    assert live.count("no CFG") == 1  # p = 0 at s = 4 only
     with pytest.raises(AppError, match="samples"):
         client.predict(3, 0, "1, 4", 9, api_name="/label_dropout")
 

@@ -210,7 +210,7 @@ def test_step_and_variants_pages(page):
 def test_label_dropout_tab(page):
     open_page(page, "dropout")
     page.locator("#dropout-grid img").wait_for(timeout=TIMEOUT_MS)
-    page.get_by_text("cannot guide (no null row)").first.wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("no CFG (no null row)").first.wait_for(timeout=TIMEOUT_MS)
     wait_for_plots(page, 3)
     shot(page, "06_label_dropout")
 
@@ -254,3 +254,16 @@ def test_every_chapter_and_page_fits_the_bar(page, viewport):
     finally:
         page.set_viewport_size({"width": 1280, "height": 720})
 
+
+
+@pytest.mark.parametrize(("link", "ready"), [("dropout", "#dropout-grid img"), ("decided", "#counterfactual-grid img"),
+                                             ("model", "#model-evaluation"), ("guidance", "#cfg-grid img")])
+def test_a_deep_link_opens_its_page_on_its_picture(page, link, ready):
+    linked = page.context.new_page()
+    try:
+        linked.goto(f"{page.url.split('?')[0]}?tab={link}", wait_until="domcontentloaded")
+        linked.locator(f"{ready}:visible").first.wait_for(timeout=TIMEOUT_MS)  # no click: the link opened it
+        chapter = next(c for c in CHAPTERS if link in (c.id, *(p.id for p in c.pages)))
+        assert linked.get_by_role("tab", name=chapter.label, exact=True).get_attribute("aria-selected") == "true"
+    finally:
+        linked.close()

@@ -8,9 +8,11 @@ import sys
 import pytest
 import torch
 
-from playground.cli.tradeoff import edm_sigma, nearest_other_digit
+from playground.cli import tradeoff
+from playground.cli.tradeoff import edm_sigma, nearest_other_digit, real_references
 from playground.diffusion import ALPHAS_CUMPROD
 from playground.guidance import INTERVAL
+from playground.judge import diversity, frechet_distance
 
 
 def test_interval_is_the_papers_sigma_range_on_this_schedule():
@@ -53,3 +55,49 @@ def test_cli_writes_resumes_and_reports(tmp_path):
     assert [p["s"] for p in second["curves"]["no_clip"]["points"]] == [1.0, 2.0, 4.0]
     report = subprocess.run([*run, "--report"], check=True, capture_output=True, text=True, timeout=60).stdout
     assert report.count("| 1 | ") == 2 and "**no_clip**" in report
+
+
+class FirstPixels(torch.nn.Module):
+    """A stand-in judge whose features are the first four pixels: enough for a Frechet distance."""
+
+    def features(self, x):
+        return x.flatten(1)[:, :4]
+
+
+def fake_digits(per_class, seed):
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.arange(10).repeat_interleave(per_class)
+    return torch.rand(len(labels), 1, 28, 28, generator=gen) * 2 - 1, labels
+
+
+def test_the_real_references_are_the_floor_its_spread_and_the_real_diversity():
+    train, held = fake_digits(9, 0), fake_digits(5, 1)
+    refs = real_references(FirstPixels(), train, held, per_class=3)
+    floor, spread = refs["real_floor"], refs["real_floor"]["spread"]
+    first = torch.cat([train[0][train[1] == d][:3] for d in range(10)])  # the first 3 of each digit, as before
+    assert floor["frechet"] == round(frechet_distance(FirstPixels(), first, held[0]), 3)
+    assert len(spread["values"]) == 3 and spread["values"][0] == floor["frechet"]  # 9 per digit: 3 disjoint subsets
+    assert (spread["low"], spread["high"]) == (min(spread["values"]), max(spread["values"]))
+    real = refs["real_diversity"]
+    assert real["value"] == round(diversity(*held), 4) and len(real["per_digit"]) == 10
+    assert refs["real_pixels"]["grey"] == pytest.approx(0.9, abs=0.05)  # uniform noise: 90% inside (-0.9, 0.9)
+
+
+def test_reference_only_updates_the_references_and_keeps_the_curves(tmp_path, monkeypatch):
+    out = tmp_path / "t.json"
+    curves_ = {"cfg": {"x": "s", "points": [{"s": 1.0, "accuracy": 0.9}]}}
+    settings = {"per_class": 3, "seed": 0, "sampler": "ddim", "steps": 8}
+    out.write_text(json.dumps({"settings": settings, "command": "python -m x", "curves": curves_,
+                               "real_floor": {"frechet": 1.0, "what": "old"}}))
+    train, held = fake_digits(9, 0), fake_digits(5, 1)
+    split = {"train": ((train[0][:, 0].numpy() + 1) * 127.5, train[1].numpy()),
+             "held_out": ((held[0][:, 0].numpy() + 1) * 127.5, held[1].numpy())}
+    monkeypatch.setattr(tradeoff, "load_split", lambda path=None: split)
+    monkeypatch.setattr(tradeoff, "load_judge", FirstPixels)
+    tradeoff.main(["--reference-only", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert result["curves"] == curves_ and result["command"] == "python -m x"  # nothing sampled, nothing renamed
+    assert len(result["real_floor"]["spread"]["values"]) == 3 and "real_diversity" in result
+    assert "over 3 subsets" in tradeoff.report({**result, "curves": {}})
+    with pytest.raises(SystemExit, match="needs an existing trade-off file"):
+        tradeoff.main(["--reference-only", "--out", str(tmp_path / "absent.json")])

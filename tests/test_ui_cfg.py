@@ -90,6 +90,9 @@ def test_the_guidance_accordion_names_diffusers_guidance_scale_and_the_clip():
     accordion = next(b.value for b in blocks(demo, gr.Markdown) if isinstance(b.parent, gr.Accordion))
     assert "`guidance_scale`" in accordion and "7.5" in accordion
     assert view.CLIP_NOTE in accordion and "clip_denoised=False" in accordion
+    # the clip's effect is measured on the page (grey pixels, the judge), not asserted: no "keeps large s working"
+    assert "keeps large s working" not in accordion and "saturated" not in accordion
+    assert "counts the grey pixels" in view.CLIP_NOTE
 
 
 def test_a_model_with_other_classes_still_opens_on_a_sweep():

@@ -44,6 +44,12 @@ def test_a_served_companion_with_a_null_class_is_guided(monkeypatch, rate):
     assert ("classifier", None) in serving.CHECKPOINTS  # the one loader keeps it
 
 
+def test_the_intro_says_what_cfg_s_difference_is():
+    # Ho & Salimans: eps_c - eps_u = -sigma_t grad log p_implicit(y | x_t): proportional to the gradient, not it
+    assert "ε_c − ε_u is −√(1−ᾱ_t) times the gradient of an implicit classifier's log-probability" in page.INTRO
+    assert "is the gradient of an implicit classifier" not in page.INTRO
+
+
 def test_a_served_model_without_a_null_class_is_said_not_raised(monkeypatch):
     demo, openings = build_page(page, serve(monkeypatch, "0"))
     assert openings == [] and view.NO_NULL_CLASS in markdown(demo)

@@ -37,6 +37,13 @@ def test_widgets_follow_the_defaults_and_the_config():
     assert buttons(demo)[:len(cf.presets(model.config))] == list(cf.presets(model.config))
 
 
+def test_the_intro_says_what_each_cut_can_show():
+    """Only the null-label cut shows which blocks carry the class; zeroing gates removes whole blocks."""
+    assert "handing blocks the null label shows which carry the class" in page.INTRO
+    assert "zeroing their gates removes whole blocks and so shows which the samples need" in page.INTRO
+    assert "cutting a route shows which blocks carry the class" not in page.INTRO
+
+
 def test_one_documented_endpoint_and_every_other_event_private():
     demo, _ = build_page(page, DiT(hidden_size=32, depth=1, num_heads=2).eval())
     public = [fn for fn in demo.fns.values() if fn.api_visibility != "private"]

@@ -27,11 +27,16 @@ def test_one_endpoint_and_an_opening_at_the_starting_inputs(monkeypatch):
     assert build_page(page, None, "no weights here")[1] == []
 
 
+def test_the_intro_says_which_guidance_needs_the_null_row_and_how_dropout_is_drawn():
+    assert "*classifier-free* guidance cannot run on it" in page.INTRO and "cannot be guided" not in page.INTRO
+    assert "half its examples" in page.INTRO and "half its steps" not in page.INTRO  # a Bernoulli per example
+
+
 @pytest.mark.parametrize("rate", RATES)
 def test_each_companion_served_shows_the_three(monkeypatch, rate):
     serve(monkeypatch, rate)
     grid, live, *_ = page.label_dropout(3, 0, "1, 4", 1)
-    assert "| p = 0 |" in live and "cannot guide (no null row)" in live.split("| p = 0 |")[1].split("\n")[0]
+    assert "| p = 0 |" in live and "no CFG (no null row)" in live.split("| p = 0 |")[1].split("\n")[0]
     assert grid.size[1] > 3 * 64  # a row of cells per companion
     for path in COMPANIONS.values():  # loaded once, by the app's one loader
         assert ("dit", str(path)) in serving.CHECKPOINTS

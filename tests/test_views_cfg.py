@@ -13,10 +13,10 @@ from PIL import Image
 from playground import grids
 from playground.assets import COMPANIONS, DEFAULT_DIT, TRADEOFF_FILE
 from playground.checkpoint import load_pretrained
-from playground.data import to_uint8
+from playground.data import to_model_range, to_uint8
 from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, sampling_timesteps
 from playground.guidance import Guidance, GuidanceError, classifier_free_guidance
-from playground.judge import load_judge, wilson_interval
+from playground.judge import load_judge, pixel_shares, wilson_interval
 from playground.sampling import sample_guided
 from playground.views.guidance import cfg as cfg_sweep
 from playground.views.guidance import cfg_tradeoff, live
@@ -209,6 +209,11 @@ def test_the_clip_toggle_reaches_the_sampler(random_dit):
                           np.asarray(grids.sweep_grid(to_uint8(expected).numpy(), [1.0, 8.0])))
     assert not np.array_equal(np.asarray(off_view["grid"]), np.asarray(on_view["grid"]))
     assert "Clipping is off" in off_view["summary"] and "Clipping is off" not in on_view["summary"]
+    # the grey pixels (speckle) are counted at each scale, from the samples shown
+    grey = [pixel_shares(x)["grey"] for x in expected]
+    assert f"s = 1 {grey[0]:.0%}, s = 8 {grey[1]:.0%}." in off_view["summary"]
+    real = cfg_sweep.real_grey(3)
+    assert real is None or f"held-out real 3s: {real:.0%}" in off_view["summary"]
 
 
 def independent_alphas():
@@ -270,12 +275,16 @@ def test_a_model_without_a_null_class_refuses_guidance_but_samples_s_1():
 
 @pytest.mark.skipif(not DEFAULT_DIT.exists(), reason="the shipped checkpoint is absent")
 def test_without_clipping_strong_guidance_breaks_on_the_shipped_model():
-    """s = 30 on the shipped DiT: clipped, the judge still reads 3s; unclipped, the samples dissolve into blobs."""
+    """s = 30 on the shipped DiT: clipped, the judge still reads 3s; unclipped, speckle takes over and it reads other
+    digits (fewer pixels at the ends of the range than clipped, more grey ones: speckle, not saturation)."""
     model, judge = load_pretrained(), load_judge()
     on = cfg_sweep.validate_sweep(3, "30", 3, 0, 8, "dpm++2m", True)
     off = dataclasses.replace(on, clip=False)
-    accuracy = [cfg_sweep.sweep_view(model, request, judge=judge)["metrics"].data[0].y[0] for request in (on, off)]
+    views = [cfg_sweep.sweep_view(model, request, judge=judge) for request in (on, off)]
+    accuracy = [view["metrics"].data[0].y[0] for view in views]
     assert accuracy[0] == 1.0 and accuracy[1] <= 1 / 3
+    shares = [pixel_shares(to_model_range(view["images"])) for view in views]
+    assert shares[1]["grey"] > shares[0]["grey"] and shares[1]["saturated"] <= shares[0]["saturated"]
 
 
 def write_tradeoff(path, points, floor=36.2, curve="cfg"):
@@ -306,10 +315,26 @@ def test_the_tradeoff_curve_is_drawn_and_described_from_the_numbers(tmp_path):
     assert tuple(fig.data[0].x) == (0.0, 1.0, 1.5, 4.0, 8.0)
     assert tuple(fig.data[0].y) == (180.0, 36.7, 40.0, 130.7, 174.3)
     assert tuple(fig.data[0].error_y.array) == (6.0, 3.9, 3.0, 5.0, 5.9)
-    assert [shape.y0 for shape in fig.layout.shapes] == [36.2]  # the real-data floor
+    assert [(shape.type, shape.y0, shape.y1) for shape in fig.layout.shapes] == [("rect", 36.2, 36.2),
+                                                                                ("line", 36.2, 36.2)]  # one subset
     assert tuple(fig.data[1].y) == (0.08, 0.91, 0.9, 0.9, 1.0) and tuple(fig.data[2].y)[-1] == 8.1
     text = cfg_tradeoff.tradeoff_markdown(run)
     assert "36.7 ± 3.9" in text and "174.3 ± 5.9" in text and "36.2" in text
+
+
+def test_the_tradeoff_figure_draws_the_floor_as_a_band_and_the_real_diversity(tmp_path):
+    path = write_tradeoff(tmp_path / "tradeoff.json", [point(1.0, 36.7, 3.9, 0.91, 9.2), point(4.0, 130.7, 5.0)])
+    run = json.loads(path.read_text())
+    run["real_floor"]["spread"] = {"values": [36.2, 29.3, 42.7], "low": 29.3, "high": 42.7, "mean": 36.1,
+                                   "what": "3 disjoint subsets"}
+    run["real_diversity"] = {"value": 8.92, "se": 0.09, "spread": {"low": 8.6, "high": 9.1}}
+    fig = cfg_tradeoff.tradeoff_figure(run)
+    band, mean, real, real_band = fig.layout.shapes
+    assert (band.type, band.y0, band.y1, band.yref) == ("rect", 29.3, 42.7, "y") and mean.y0 == 36.1
+    assert (real.yref, real.y0, real.xref) == ("y3", 8.92, "x3 domain") and (real_band.y0, real_band.y1) == (8.6, 9.1)
+    text = cfg_tradeoff.tradeoff_markdown(run)
+    assert "real digits: 29.3-42.7, mean 36.1 over 3 subsets of 300" in text
+    assert "9.20 ± 0.10 (+0.28 from real digits' 8.92)" in text  # diversity read against the real value
 
 
 def test_a_rise_within_the_noise_is_not_called_a_rise(tmp_path):

@@ -40,12 +40,46 @@ def test_classifier_requests_and_columns(random_dit):
     torch.testing.assert_close(req["classifier"][0], expected)
     assert cg.cosine(req["cfg"][0], req["cfg"][0]) == pytest.approx(1.0)
     assert cg.cosine(req["cfg"][0], -req["cfg"][0]) == pytest.approx(-1.0)
-    grid, rows, _, _ = cg.side_by_side(random_dit, classifier, judge(), 3, 0, 2, [4.0], [2.0])
+    grid, rows = cg.side_by_side(random_dit, classifier, judge(), 3, 0, 2, [4.0], [2.0])
     assert [r["method"] for r in rows] == ["classifier g = 4", "CFG s = 2"]
+    assert [(r["kind"], r["scale"]) for r in rows] == [("classifier", 4.0), ("CFG", 2.0)] and rows[0]["seconds"] > 0
     direct = sample_guided(random_dit, [3, 3], [0.0], steps=DEFAULT_STEPS, seed=0,
                            guidance=Guidance(classifier=classifier, classifier_scale=4.0))[0]
     assert rows[0]["diversity"] == pytest.approx(float(((direct[0] - direct[1]) / 2).flatten().norm()), rel=1e-5)
     assert rows[0]["hits"] in (0, 1, 2) and rows[0]["n"] == 2
+
+
+def test_the_cost_averages_only_the_runs_that_pay_for_guidance():
+    rows = [{"kind": "classifier", "scale": g, "seconds": sec} for g, sec in ((0.0, 100.0), (4.0, 3.0), (8.0, 5.0))]
+    rows += [{"kind": "CFG", "scale": s, "seconds": sec} for s, sec in ((0.0, 50.0), (1.0, 0.5), (2.0, 2.0))]
+    text = cg.cost_markdown(rows)  # g = 0, s = 0 and s = 1 double nothing and run no classifier: not averaged in
+    assert "4.00 s per classifier-guided run (g = 4, 8) against 2.00 s per CFG run (s = 2), 2.0x" in text
+    assert "not compared" in cg.cost_markdown([r for r in rows if r["scale"] != 2.0])
+
+
+def requests_with(clf_direction):
+    """A `requests` result at t = 999 and 143 whose CFG request is e0; the noise-aware classifier's is
+    `clf_direction`, the judge's e1 (orthogonal)."""
+    e0, e1 = torch.zeros(28, 28), torch.zeros(28, 28)
+    e0[0, 0], e1[0, 1] = 1.0, 1.0
+    return {"t": [999, 143], "cfg": [e0, e0], "classifier": [clf_direction, clf_direction], "judge": [e1, e1],
+            "judge_confidence": [0.0, 0.9]}
+
+
+def test_what_seeing_noise_changes_is_read_from_the_cosines_and_the_card():
+    card = {"held_out_accuracy_by_t": {"0": 0.98, "500": 0.6, "999": 0.1}}
+    e0, e2 = torch.zeros(28, 28), torch.zeros(28, 28)
+    e0[0, 0], e2[5, 5] = 1.0, 1.0
+    aligned = cg.noise_markdown(requests_with(e0), card)  # at chance at t = 999, yet pointing CFG's way
+    assert "t = 999: accuracy 0.10, cosine +1.00" in aligned and "can still point where CFG points" in aligned
+    assert "t = 143" not in aligned.split("The clean-image judge")[0]  # 0.98 - (0.38 * 143 / 500): readable
+    assert "cosine +0.00, +0.00 with CFG's, below the noise-aware classifier's at every step shown" in aligned
+    blind = cg.noise_markdown(requests_with(e2), card)
+    assert "no closer to CFG's than a random direction (t = 999: accuracy 0.10, cosine +0.00)" in blind
+    assert "no lower than the noise-aware classifier's at any step shown" in blind
+    for text in (aligned, blind):
+        assert "nowhere useful" not in text
+    assert "where it can read x_t is not known" in cg.noise_markdown(requests_with(e0), {})
 
 
 def test_classifier_accuracy_by_t_figure_reads_the_card():

@@ -3,12 +3,14 @@ experiment changes what it says it changes."""
 
 import threading
 
+import numpy as np
 import pytest
 import torch
 
 from playground.diffusion import sampling_timesteps
 from playground.model import DiT
 from playground.sampling import sample_guided
+from playground.views.inside import cuts
 from playground.views.inside import decided as cf
 from playground.views.inside import trace as tr
 from playground.views.inside.decided import CounterfactualRequest, Intervention
@@ -147,9 +149,10 @@ def test_view_answers_each_experiment(random_dit, experiment):
         assert torch.equal(finals[-1], plain(random_dit, 3, seed=0))  # k = STEPS: never switched
         assert not any(torch.equal(f, finals[0]) or torch.equal(f, finals[-1]) for f in finals[1:-1])
     elif experiment == "cut a route":
-        runs = cf.cut_runs(random_dit, r, quiet)
-        assert image.tobytes() == cf.cut_picture(runs).tobytes()
-        assert list(runs) == ["plain", "cut none", "block 0", "block 1", "all 2"] and len(calls) == 5
+        runs, control = cf.cut_runs(random_dit, r, quiet), cf.control_runs(random_dit, r, quiet)
+        assert image.tobytes() == cf.cut_picture(runs, control).tobytes()
+        assert list(runs) == list(control) == ["plain", "cut none", "block 0", "block 1", "all 2"]
+        assert len(calls) == 10  # zeroing gates: each cut again at s = 0
         assert torch.equal(runs["plain"], plain(random_dit, 3, seed=0)) and torch.equal(runs["cut none"], runs["plain"])
         assert not any(torch.equal(runs[n], runs["plain"]) for n in ("block 0", "block 1", "all 2"))
         for kind in cf.CUT_KINDS:
@@ -165,6 +168,76 @@ def test_view_answers_each_experiment(random_dit, experiment):
         assert "differ from the plain run's by RMS 0.00 at the first step" in summary
         same, told = cf.lie_runs(random_dit, request(experiment, t_value=0), quiet)
         assert torch.equal(told["x0"], same["x0"]) and torch.equal(told["final"], same["final"])
+
+
+def test_zero_gates_are_compared_with_unconditional_samples(random_dit):
+    """Zeroing gates removes whole blocks, so the view runs the same cuts at s = 0 (the null label, the same noise)
+    and shows them beside the conditional ones: in the picture, in the figure (grey bars), and in a sentence
+    computed from both, which reads the cut as "needed", never as "carries the class". A null-label cut has no
+    control: it leaves unconditional samples untouched, bit for bit."""
+    r = request("cut a route", cut_blocks="1")
+    runs, control = cf.cut_runs(random_dit, r, quiet), cf.control_runs(random_dit, r, quiet)
+    unconditional = sample_guided(random_dit, [3] * 2, [0.0], steps=STEPS, seed=0, sampler=cf.SAMPLER)[0]
+    assert torch.equal(control["plain"], unconditional)
+    assert not torch.equal(control["block 0"], control["plain"])  # the cut changes unconditional samples too
+    image, figure, summary = cf.counterfactual_view(random_dit, r)
+    assert image.tobytes() == cf.cut_picture(runs, control).tobytes()  # a row per sample, then one per control
+    assert image.height > cf.cut_picture(runs).height
+    change, without = cuts.rms_per_sample(runs), cuts.rms_per_sample(control)
+    for b in (0, 1):
+        assert f"{b}: {cuts.with_se(change[f'block {b}'] - without[f'block {b}'], sign='+')}" in summary
+    bars = {trace.name: trace for trace in figure.data if trace.type == "bar"}
+    assert list(bars) == ["3s at s = 4", "unconditional (s = 0)"]
+    np.testing.assert_allclose(bars["unconditional (s = 0)"].y, [without[n].mean() for n in runs], rtol=1e-6)
+    assert "not which carry the class" in summary and "so they carry the class" not in summary
+    assert figure.layout.title.text == "<b>Zero blocks' gates: which blocks do the samples need?</b>"
+    null = request("cut a route", cut_kind="null label", cut_blocks="1")
+    assert cf.control_runs(random_dit, null, quiet) is None
+    assert all(torch.equal(f, unconditional) for f in cf.cut_runs(random_dit, null, quiet, scale=0.0).values())
+
+
+def test_the_control_sentence_follows_the_paired_numbers():
+    """Per block, with the label minus without, paired over the samples: within 2 SE -> "about as much", else more
+    one way; with one sample, no comparison at all."""
+    singles = ["block 0", "block 1", "block 2"]
+    change = {"plain": np.zeros(4), "block 0": np.array([0.9, 0.8, 0.9, 0.8]),
+              "block 1": np.array([0.5, 0.6, 0.4, 0.5]), "block 2": np.array([0.3, 0.2, 0.3, 0.2])}
+    control = {"plain": np.zeros(4), "block 0": np.array([0.5, 0.4, 0.5, 0.4]),
+               "block 1": np.array([0.6, 0.4, 0.5, 0.5]), "block 2": np.array([0.6, 0.5, 0.6, 0.5])}
+    line = cuts.control_line(change, control, singles, 2, 4.0)
+    assert "0: +0.40 ± 0.00, 1: +0.00 ± 0.07, 2: -0.30 ± 0.00" in line
+    assert "Within 2 SE (about as much either way): block(s) 1; more with the label: 0; more without: 2." in line
+    assert "RMS 0.45–0.55 and the 2s at s = 4 by 0.25–0.85 (means over 4 samples)" in line
+    one = cuts.control_line({n: v[:1] for n, v in change.items()}, {n: v[:1] for n, v in control.items()},
+                            singles, 2, 4.0)
+    assert "not compared block by block" in one and "Within" not in one
+    assert cuts.extremes(change, singles) == "; block 0 changes them most; block 2 changes them least"
+    assert "within 2 SE of each other" in cuts.extremes({**change, "block 2": np.array([0.5, 0.6, 0.5, 0.4])}, singles)
+
+
+@pytest.mark.parametrize("kind", cf.CUT_KINDS)
+def test_only_the_null_label_cut_says_carries(kind):
+    reads = {"plain": [3, 3], "cut 0": [3, 5], "block 0": [3, 5], "block 1": [3, 3], "all 2": [5, 5]}
+    line = cuts.judge_line(reads, ["block 0", "block 1"], 3, "a 3", kind)
+    assert "0: 1/2, 1: 2/2" in line and "some of these 2 samples" in line
+    assert ("carry the class" in line) == (kind == "null label")
+    assert ("the digit needs them" in line) == (kind == "zero gates")
+
+
+def test_when_the_digit_is_decided_names_its_samples_and_scale_and_the_sampler():
+    """The step is the latest over these samples at this s, said so; DPM-Solver++(2M)'s reuse of the step before's
+    x0 is noted only for that sampler, and not when the step it would leak into is the last (which returns its x0)."""
+    r = request("switch the label", scale=2.5)
+    reads = [[8, 8], [8, 8], [3, 8], [8, 3], [3, 3], [3, 3], [3, 3], [3, 3], [3, 3]]  # decided by step 4
+    line = cf.decided_line(reads, r, "dpm++2m")
+    assert line.startswith("- **For these 2 samples, at s = 2.5, the digit is decided by step 4:**")
+    assert "latest of the samples' own steps (4, 3)" in line
+    assert "the x0 made with '3' at t = 571 still acts in the update at t = 428" in line
+    assert "extrapolates" not in cf.decided_line(reads, r, "ddim")
+    late = [[8, 8]] * 7 + [[3, 3], [3, 3]]  # decided by step 7: its update is the last one
+    assert "decided by step 7" in cf.decided_line(late, r, "dpm++2m")
+    assert "extrapolates" not in cf.decided_line(late, r, "dpm++2m")
+    assert "for these 2 samples, at s = 2.5" in cf.decided_line([[8, 8]] * 9, r, "dpm++2m")
 
 
 def test_view_with_the_judge(random_dit):
@@ -191,7 +264,7 @@ def test_a_model_without_a_null_class_runs_unguided_and_cuts_by_gates(no_null_di
     assert torch.equal(finals[0], plain(no_null_dit, 8, seed=0, samples=4, scale=1.0))
     _, _, summary = cf.counterfactual_view(no_null_dit, cf.validate_counterfactual(
         **(d | {"experiment": "cut a route"}), config=config, has_null=False))
-    assert "Cut a route (zero gates: the block adds nothing), 3s, s = 1" in summary
+    assert "Cut a route (zero gates: the block adds nothing), 3s, s = 1" in summary and cuts.NO_CONTROL in summary
     for changes in ({"scale": 4.0}, {"experiment": "cut a route", "cut_kind": "null label"}):
         with pytest.raises(ValueError, match="This model has no null class"):
             cf.validate_counterfactual(**(d | changes), config=config, has_null=False)

@@ -1,6 +1,8 @@
 """`playground.views.inside.forward` and its `trace`: the hooked forward is the model's, the attention maps are its
 own, and the view's numbers follow from them."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -76,6 +78,31 @@ def test_mean_attention_distance():
     assert tr.mean_attention_distance(uniform, d)[0, 0] == pytest.approx(d.mean())
 
 
+def test_uniform_attention_distance_is_the_mean_over_all_pairs_of_patch_centres():
+    """Counted here pair by pair from the centres of a 7x7 grid of 4-px patches (pixel 1.5, 5.5, ...), itself
+    included: 14.4 px, the dashed line of the distance figure."""
+    centres = [(4 * r + 1.5, 4 * c + 1.5) for r in range(7) for c in range(7)]
+    by_pairs = sum(math.dist(a, b) for a in centres for b in centres) / len(centres) ** 2
+    assert round(by_pairs, 1) == 14.4
+    assert tr.uniform_attention_distance(7, 4) == pytest.approx(by_pairs, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("curve", "shape"),
+    [
+        ([8.7, 8.2, 7.3, 6.7, 6.6, 6.7, 6.4, 8.2], "U"),  # the issue's block 2 head 0: its endpoints alone say local
+        ([9.7, 9.1, 8.0, 6.9, 6.1, 5.8, 5.6, 5.5], "narrows"),
+        ([5.5, 5.6, 5.8, 6.1, 6.9, 8.0, 9.1, 9.7], "widens"),
+        ([14.1, 14.0, 14.2, 14.1, 14.0, 14.1, 14.2, 14.1], "flat"),
+        ([16.5, 16.9, 17.7, 17.9, 17.7, 17.3, 16.6, 16.4], "∩"),
+        ([8.0, 9.0, 8.0, 9.0, 8.0, 9.0, 8.0, 9.0], "mixed"),
+        ([9.0, 8.9, 8.95, 8.5, 8.0], "narrows"),  # a rise within the tolerance does not break the trend
+    ],
+)
+def test_curve_shape_is_judged_on_every_point(curve, shape):
+    assert inside.curve_shape(curve, 0.25) == shape
+
+
 def test_fresh_dit_blocks_are_the_identity(random_dit):
     x, t, y = inputs(random_dit, n=1)
     fresh = inside.fresh_block_changes(random_dit, x, t, y)
@@ -103,6 +130,26 @@ def test_inside_view(shipped):
     assert all(trace.zsmooth is False for fig in view.values() if hasattr(fig, "data")
                for trace in fig.data if trace.type == "heatmap")
     assert "(N, T, D) = (8, 49, 192)" in view["shape_walk"]
+
+
+def test_attention_distance_is_averaged_drawn_beside_uniform_and_judged_on_the_whole_curve(shipped):
+    """The distance figure: every head's curve is a mean over DISTANCE_IMAGES samples with its standard error, and
+    every panel has the uniform-attention line. The sentence for the chosen head is the shape of its plotted curve
+    (block 2 head 0 of a 3 dips at t = 143 and comes back: not "more local as the image gets cleaner")."""
+    view = inside.inside_view(shipped, InsideRequest(3, 0, 4, 2, 0, 3, 3))
+    data = view["distance"].data
+    uniform = [trace for trace in data if trace.name.startswith("uniform attention")]
+    assert len(uniform) == 6 and all(np.allclose(trace.y, tr.uniform_attention_distance(7, 4)) for trace in uniform)
+    curves = [trace for trace in data if trace.name.startswith("head")]
+    assert len(curves) == 18 and all(len(trace.error_y.array) == inside.STEPS for trace in curves)
+    assert inside.DISTANCE_IMAGES > 1 and f"mean over {inside.DISTANCE_IMAGES} samples" in view["summary"]
+    chosen = curves[2 * 3 + 0]  # block 2, head 0
+    assert chosen.hovertemplate.startswith("block 2, head 0")
+    tol = inside.trend_tolerance(chosen.error_y.array)
+    words = inside.trend_words(chosen.y, sampling_timesteps(inside.STEPS), tol)
+    assert f"For block 2 head 0, judged on all 8 steps (a change under {tol:.2f} px" in view["summary"]
+    assert words in view["summary"] and words.startswith("U-shaped")
+    assert "more local as the image gets cleaner" not in view["summary"]
 
 
 def test_implied_x0_is_the_schedules_inverse(shipped):

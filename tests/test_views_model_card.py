@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+from view_helpers import drawn_categories
 
 from playground import plots
 from playground.views.model import model as model_card
@@ -38,6 +39,9 @@ def test_loss_curve_and_label_table(random_dit):
     table = model_card.label_table_figure(random_dit)
     z = np.asarray(table.data[0].z)
     assert z.shape == (11, 11) and list(table.data[0].x)[-1] == "∅"
+    names = [str(i) for i in range(10)] + ["∅"]  # every row drawn, the null row included
+    heatmap = table.to_dict()["data"][0]
+    assert drawn_categories(table, heatmap, "x") == names and drawn_categories(table, heatmap, "y") == names
     np.testing.assert_allclose(np.diag(z), 1, atol=1e-6)
 
 

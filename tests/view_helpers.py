@@ -64,3 +64,23 @@ def synthetic_tradeoff():
     return {"settings": {"per_class": 30}, "real_floor": {"frechet": 36.0, "what": "300 training digits"},
             "curves": {"cfg": {"points": cfg}, "autoguidance": {"points": auto},
                        **{k: {"points": v} for k, v in comp.items()}}}
+
+
+def drawn_categories(fig, trace, axis):
+    """The names of `trace`'s `axis` ("x" or "y") that plotly draws: all of them on a categorical axis; on an axis
+    left to plotly's auto-type (category only when non-numeric names outnumber numeric ones two to one) a linear axis,
+    where a name that is not a number is dropped."""
+    ref = trace.get(f"{axis}axis", axis)
+    props = fig.to_dict()["layout"].get(f"{axis}axis{ref[1:]}", {})
+    names = [str(n) for n in trace[axis]]
+
+    def numeric(name):
+        try:
+            float(name)
+        except ValueError:
+            return False
+        return True
+
+    kind = props.get("type") or ("category" if sum(not numeric(n) for n in names) > 2 * sum(map(numeric, names))
+                                 else "linear")
+    return names if kind == "category" else [n for n in names if numeric(n)]

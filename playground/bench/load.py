@@ -1,13 +1,13 @@
 """Load test of the launched app: `python -m playground.bench.load [--clients 50] [--seconds 60] [--json F]`.
 
-Also row 10 of `python -m playground.bench --parts load`. Not run by CI: it takes the machine for a minute or more.
+Also row 9 of `python -m playground.bench --parts load`. Not run by CI: it takes the machine for a minute or more.
 It starts `python app.py` on a free port, calls every endpoint once (the warm-up), then lets --clients visitors,
-each with a session of its own, send requests for --seconds, each waiting a random 1-5 s between its requests
-(about 17 requests/s from 50). A request is drawn at random from `MIX`: every named endpoint at a small setting,
-plus bad inputs. A visitor speaks gradio's own protocol, as the page in a browser does: it joins the queue
-(POST queue/join) and reads its result from the session's event stream (GET queue/data). `gradio_client` does the
-same with more machinery: measured here it spent about 85 ms of CPU per request, so 50 of its threads took a core
-of this 2-core machine away from the server they were measuring. Each outcome is classed as:
+each with a session of its own, send requests for --seconds, each waiting a random 1-5 s between its requests.
+A request is drawn at random from `MIX`: every named endpoint at a small setting, plus bad inputs. A visitor
+speaks gradio's own protocol, as the page in a browser does: it joins the queue (POST queue/join) and reads its
+result from the session's event stream (GET queue/data). `gradio_client` does the same with more machinery, whose
+CPU time per request would take a share of the cores from the server being measured (docs/performance.md).
+Each outcome is classed as:
 
 - answered: the endpoint returned (for a bad input this is a failure: it should have been rejected);
 - bad input rejected: the app's message about the input, for a bad input (a failure for a good one);

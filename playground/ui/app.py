@@ -2,6 +2,7 @@
 `playground.ui.<chapter>.<page>.build`."""
 
 import importlib
+import json
 import threading
 
 import gradio as gr
@@ -17,11 +18,44 @@ INTRO = (
     "How a Diffusion Transformer (Peebles & Xie, 2023) is told **when** it is in the denoising schedule (step t) "
     "and **what** to draw (the class): a small DiT trained on MNIST, on CPU."
 )
+# `/?tab=ID` opens a chapter or a page as if its tabs were clicked (a click, so the page's first visit fires and it
+# opens on its picture): ids from `playground.chapters`. A chapter's first page opens with its chapter.
+DEEP_LINK_JS = """
+() => {
+  const wanted = new URLSearchParams(window.location.search).get("tab");
+  const path = %s[wanted];
+  if (!path) return;
+  const clickVisible = (id) => {
+    const button = [...document.querySelectorAll(`button[data-tab-id="${id}"]`)].find((b) => b.offsetParent !== null);
+    if (button) button.click();
+    return Boolean(button);
+  };
+  const clickWhenDrawn = (ids, tries) => {
+    if (!ids.length || tries <= 0) return;
+    if (clickVisible(ids[0])) ids = ids.slice(1);
+    setTimeout(() => clickWhenDrawn(ids, tries - 1), 50);
+  };
+  clickWhenDrawn(path, 400);
+}
+"""
+
+
+def deep_link_paths():
+    """`{id: [the tab ids to click, in order]}` for every chapter and page id."""
+    paths = {}
+    for chapter in CHAPTERS:
+        for p, page in enumerate(chapter.pages):
+            paths[page.id] = [chapter.id] + ([page.id] if p else [])
+        paths[chapter.id] = [chapter.id]
+    return paths
+
+
 # gradio keeps a copy of the page's config and the last outputs of every session it has seen (about 3 MB each
 # here), for the life of the process unless capped: the least recently used sessions beyond the cap are dropped
 # (a dropped session that comes back gets a fresh copy; only its first-visit flags are lost).
 SESSIONS_KEPT = 32
-LAUNCH_KWARGS = {"theme": THEME, "css": CSS, "show_error": True, "state_session_capacity": SESSIONS_KEPT}
+LAUNCH_KWARGS = {"theme": THEME, "css": CSS, "show_error": True, "state_session_capacity": SESSIONS_KEPT,
+                 "js": DEEP_LINK_JS % json.dumps(deep_link_paths())}
 
 
 def page_module(chapter, page):

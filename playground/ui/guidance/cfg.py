@@ -43,7 +43,8 @@ CONFUSIONS = """
 - **Which s is "typical" depends on the convention and the data.** DiT's `sample.py` uses s = 4 for pictures and
   s = 1.5 for its FID numbers; Ho & Salimans' w is s − 1, so s = 4 is w = 3. diffusers' `guidance_scale` is this
   s (DiT's and Stable Diffusion's pipelines alike): Stable Diffusion's default 7.5 and the "5-7" you read about
-  are s, i.e. w = 6.5 and 4-6. More guidance: more recognisable, less varied; too much: bold, saturated, all alike.
+  are s, i.e. w = 6.5 and 4-6. More guidance: more recognisable and less varied; past a point, the set of digits
+  drifts from real handwriting (the all-digit trade-off on this page measures where, with its error bars).
 - **Negative scale ≠ negative prompt.** s < 0 keeps ε_u as the anchor and reverses the label's direction:
   ε_u + s·(ε_c − ε_u) with s < 0 moves away from the digit. A negative prompt (or negative class) keeps s > 1 and
   replaces ε_u by the prediction for another label, ε_neg + s·(ε_c − ε_neg): towards the digit, away from that

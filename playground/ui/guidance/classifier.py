@@ -1,5 +1,6 @@
 """The page "Classifier guidance": the noise-aware classifier's gradient steering the unconditional model, next to
-CFG on the same noise, with what each guide asks for and why the guide must see noise (`/classifier_guidance`)."""
+CFG on the same noise, with what each guide asks for and what a guide that saw noise in training changes
+(`/classifier_guidance`)."""
 
 import gradio as gr
 
@@ -15,7 +16,8 @@ PROGRESS = gr.Progress()  # gradio passes this default instance to the handler (
 INTRO = (
     "Before CFG, **classifier guidance** (Dhariwal & Nichol 2021) steered an unconditional model with the gradient "
     "of a separate classifier trained on *noisy* images: ε̂ = ε_u − g·√(1−ᾱ_t)·∇ log p(y | x_t, t). CFG made that "
-    "classifier unnecessary: its ε_c − ε_u is the gradient of an implicit classifier, learned by the same network. "
+    "classifier unnecessary: by Bayes' rule its ε_c − ε_u is −√(1−ᾱ_t) times the gradient of an implicit "
+    "classifier's log-probability, ∇ log p(y | x_t) (Ho & Salimans 2022), learned by the same network. "
     "The classifier here (`assets/noisy_classifier.json`) is a small FiLM-conditioned CNN, unlike the judge."
 )
 

@@ -16,8 +16,9 @@ INTRO = (
     "During training DiT's `LabelEmbedder` replaces the digit by a **null class ∅** with probability p "
     "(`class_dropout_prob`), so one network learns both ε(x, t, y) and ε(x, t, ∅). Three small companions, "
     "identical but for p, show why: **p = 0** has no null row at all (`use_cfg_embedding = dropout_prob > 0`, as "
-    "in the reference), so it cannot be guided; **p = 0.5** spends half its steps on ∅. Their cards name the "
-    "command that trained each (`assets/dit_mnist_small_p*.json`)."
+    "in the reference), so *classifier-free* guidance cannot run on it (guides that need no ∅, a negative class or "
+    "autoguidance, still can); **p = 0.5** trains on ∅ in place of the digit in about half its examples (the drop "
+    "is drawn per example). Their cards name the command that trained each (`assets/dit_mnist_small_p*.json`)."
 )
 
 

@@ -16,11 +16,14 @@ PROGRESS = gr.Progress()  # gradio passes this default instance to the handler (
 
 INTRO = (
     "**Counterfactuals**: the same noise, with one thing about t or y changed by a hook on the served DiT, and the "
-    "judge reading the finished digit. Switching the label at step k shows when the digit is decided; cutting a "
-    "route shows which blocks carry the class; lying about t shows what the network does with the step it is told."
+    "judge reading the finished digit. Switching the label at step k shows when the digit is decided, for the "
+    "samples drawn at the s chosen; handing blocks the null label shows which carry the class, while zeroing their "
+    "gates removes whole blocks and so shows which the samples need (beside the same cuts on unconditional "
+    "samples); lying about t shows what the network does with the step it is told."
 )
-NO_NULL = ("> This model has no null class (it was trained without label dropout): it cannot be guided, so every "
-           "run uses s = 1, and a route can be cut only by zeroing gates, not by handing blocks the null label.")
+NO_NULL = ("> This model has no null class (it was trained without label dropout), so it has no unconditional "
+           "prediction for classifier-free guidance: every run uses s = 1, and a route can be cut only by zeroing "
+           "gates (with no unconditional run to compare), not by handing blocks the null label.")
 
 
 def counterfactual(experiment, label, other_label, seed, samples, scale, t_mode, t_value, cut_kind, cut_blocks,
@@ -71,7 +74,8 @@ def build(shown, model, model_error):
                 t_mode = gr.Dropdown(list(cf.T_MODES), value=d["t_mode"], label="lie: t' =", min_width=90)
                 t_value = gr.Number(value=d["t_value"], precision=0, label="offset / constant", min_width=90)
             gr.Markdown(f"{cf.STEPS} {cf.SAMPLER} steps per run; the label switch runs {cf.STEPS + 1} trajectories, "
-                        f"the cut {config.depth + 3}. Runs go {SAMPLER.max_running} at a time.", elem_classes="caps")
+                        f"the cut {config.depth + 3} (zeroing gates, as many again at s = 0). Runs go "
+                        f"{SAMPLER.max_running} at a time.", elem_classes="caps")
         with gr.Column(scale=3):
             summary = gr.Markdown("*Running…*")
             picture = image("counterfactual-grid")

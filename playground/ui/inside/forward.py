@@ -18,8 +18,9 @@ INTRO = (
     "output is `model(x, t, y)` itself), and the attention weights the fused kernel never returns are recomputed "
     "from the hooked q and k."
 )
-NO_NULL = ("> This model has no null class (it was trained without label dropout), so it cannot be guided: its "
-           f"trajectory is sampled at s = 1 instead of s = {inside.INSIDE_SCALE:g}.")
+NO_NULL = ("> This model has no null class (it was trained without label dropout), so it has no unconditional "
+           "prediction for classifier-free guidance: its trajectories are sampled at s = 1 instead of "
+           f"s = {inside.INSIDE_SCALE:g}.")
 OUTPUTS = ("summary", "attention", "attention_t", "distance", "writes", "write_maps", "patchify", "final",
            "shape_walk")  # the keys of `inside_view`, in the order of the page's outputs
 

@@ -20,9 +20,10 @@ from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS
 from playground.grids import capture_steps, sweep_grid, trajectory_image
 from playground.guidance import Guidance
 from playground.inputs import MAX_SEED, as_choice, as_int, fmt, parse_number_list
-from playground.judge import classify, diversity, wilson_interval
+from playground.judge import GREY, classify, diversity, pixel_shares, wilson_interval
 from playground.model import DiTConfig
 from playground.sampling import sample_guided
+from playground.views.guidance import curves
 
 SCALE_RANGE = (-5.0, 30.0)
 MAX_SCALES = 8  # guidance scales in one CFG sweep
@@ -188,6 +189,13 @@ def guided_x0_peak(count):
     return hook, peaks
 
 
+def real_grey(label, tradeoff=None):
+    """The held-out real digits' share of grey pixels for `label` (`real_pixels` of the trade-off file), or None."""
+    tradeoff = curves.load_tradeoff() if tradeoff is None else tradeoff
+    per_digit = ((tradeoff or {}).get("real_pixels") or {}).get("per_digit")
+    return None if per_digit is None or label >= len(per_digit) else per_digit[label]["grey"]
+
+
 def sweep_view(model, request, judge=None, judge_note=None, progress=None, on_x0=None):
     """Sample one class at several guidance scales from shared noise; grid, judge scores, trajectory, text.
 
@@ -217,7 +225,8 @@ def sweep_view(model, request, judge=None, judge_note=None, progress=None, on_x0
     progress(1.0, desc="judging")
     metrics = judge_metrics(judge, samples_out, request.label) if judge is not None else []
     run = {"label": request.label, "samples": request.samples, "steps": steps, "sampler": request.sampler,
-           "clip": request.clip, "seconds": elapsed, "x0_peak": peaks}
+           "clip": request.clip, "seconds": elapsed, "x0_peak": peaks,
+           "grey": [pixel_shares(x)["grey"] for x in samples_out], "real_grey": real_grey(request.label)}
     return {
         "grid": sweep_grid(images, scales),
         "metrics": metrics_figure(scales, metrics, judge_note),
@@ -231,8 +240,10 @@ def sweep_view(model, request, judge=None, judge_note=None, progress=None, on_x0
 CLIP_NOTE = (
     "**Clip x0:** at every step the predicted clean image x̂0 is clipped to the data range [-1, 1] and ε is "
     "re-derived from the clipped x̂0 (the reference DDIM's clip; diffusers' `use_clipped_model_output`). Guidance "
-    "pushes x̂0 far outside that range, so in pixel space this clip is what keeps large s working; DiT's own "
-    "`sample.py` runs in a VAE's latent space with `clip_denoised=False`, where there is no pixel range to clip to."
+    "pushes x̂0 far outside that range (the table's peak x̂0). What the clip changes here is measured, not assumed: "
+    "the \"Without clipping x0\" demo counts the grey pixels (speckle) and the judge's reading at each s with the "
+    "clip off, and the guidance lab sets the unclipped curve beside clipped CFG's. DiT's own `sample.py` runs in a "
+    "VAE's latent space with `clip_denoised=False`, where there is no pixel range to clip to."
 )
 NEGATIVE_NOTE = (
     "**Negative scales** push away from the digit: with s < 0, "
@@ -340,7 +351,8 @@ def accuracy_headline(scales, metrics):
 
 
 def cfg_summary_markdown(scales, metrics, run, judge_note=None):
-    """The run in words and a table. `run`: label, samples, steps, sampler, clip, seconds, x0_peak (per scale)."""
+    """The run in words and a table. `run`: label, samples, steps, sampler, clip, seconds, x0_peak and grey (the share
+    of grey pixels, `pixel_shares`) per scale."""
     n = run["samples"]
     lines = [
         (
@@ -381,8 +393,15 @@ def cfg_summary_markdown(scales, metrics, run, judge_note=None):
             lines.append(
                 f"**Clipping is off:** the steps use the raw x̂0, whose largest pixel reaches {peaks[top]:.1f} at "
                 f"s = {fmt(scales[top])} (the data lie in [-1, 1]). Tick the box to rerun from the same noise with "
-                "the clip and compare the columns at large s."
+                "the clip and compare the columns at large s: the grey pixels (speckle) and what the judge reads."
             )
+    if run.get("grey"):
+        real = run.get("real_grey")
+        lines.append(
+            f"Grey pixels (in (−{GREY}, {GREY}), neither ink nor background"
+            + (f"; held-out real {run['label']}s: {real:.0%}" if real is not None else "") + "): "
+            + ", ".join(f"s = {fmt(s)} {g:.0%}" for s, g in zip(scales, run["grey"], strict=True)) + "."
+        )
     if metrics:
         ceiling = entropy_ceiling(n)
         lines.append(

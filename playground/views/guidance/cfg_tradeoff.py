@@ -64,7 +64,7 @@ def tradeoff_markdown(run, curve="cfg"):
         f"**The whole distribution** ({f['samples']} samples per scale, {f['per_class']} of each digit; "
         f"`{run.get('command', TRADEOFF_COMMAND).strip()}`): the Frechet distance to held-out real digits is lowest "
         f"at **s = {fmt(f['best_s'])}** ({curves.fmt_point(f['best'], 'frechet')}"
-        + (f"; real digits against real digits: {f['floor']:.1f}" if f["floor"] is not None else "")
+        + (f"; {curves.floor_text(run)}" if f["floor"] is not None else "")
         + ")"
     )
     if f["tied_with_best"]:
@@ -76,7 +76,8 @@ def tradeoff_markdown(run, curve="cfg"):
     text += (
         f". Judge accuracy goes from {curves.fmt_point(first, 'accuracy')} at s = {fmt(first['s'])} to "
         f"{curves.fmt_point(last, 'accuracy')} at s = {fmt(f['last_s'])}, and diversity from "
-        f"{curves.fmt_point(first, 'diversity', 2)} to {curves.fmt_point(last, 'diversity', 2)}."
+        f"{curves.diversity_from_real(first['diversity'], first.get('diversity_se'), run)} to "
+        f"{curves.diversity_from_real(last['diversity'], last.get('diversity_se'), run)}."
     )
     if f["rise_is_real"]:
         text += (
@@ -115,19 +116,16 @@ def tradeoff_figure(run, curve="cfg"):
         line("accuracy", KIND_COLOURS["accuracy"], refs[1], wilson, "accuracy"),
         line("diversity", KIND_COLOURS["diversity"], refs[2], se_bars("diversity_se"), "diversity"),
     ]
-    shapes = []
-    floor = run.get("real_floor", {}).get("frechet")
-    if floor is not None:
-        shapes.append({"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": floor, "y1": floor,
-                       "line": {"color": "#555", "dash": "dash"}})
-        grid_layout["annotations"].append(
-            {"text": f"real digits: {floor:.1f}", "xref": "x", "yref": "y", "x": xs[-1], "y": floor,
-             "xanchor": "right", "yanchor": "bottom", "showarrow": False, "font": {"size": 13, "color": "#555"}})
+    shapes, notes = curves.floor_marks(run, refs[0]["xaxis"], refs[0]["yaxis"])
+    diversity_shapes, diversity_notes = curves.real_diversity_marks(run, "y", refs[2]["xaxis"], refs[2]["yaxis"])
+    shapes += diversity_shapes
+    grid_layout["annotations"] += notes + diversity_notes
     f = tradeoff_facts(run, curve)
     title = (f"All ten digits, {f['samples']} samples per scale: Frechet distance lowest at s = {fmt(f['best_s'])} "
              f"({f['best_frechet']:.1f}), {f['last_frechet']:.1f} at s = {fmt(f['last_s'])}")
     figure_layout = plots.layout(title, "error bars: ± 1 standard error (Frechet, diversity), 95% Wilson interval "
-                                 "(accuracy); dashed: real training digits against the held-out ones",
+                                 "(accuracy); shaded: real training digits against the held-out ones (Frechet), "
+                                 "real digits' diversity (read it as distance from that, not more-is-better)",
                                  height=380, margin={"l": 60, "r": 20, "t": 100, "b": 60}, shapes=shapes,
                                  **grid_layout)
     for ref in refs:

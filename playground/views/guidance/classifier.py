@@ -5,6 +5,7 @@ eps_hat = eps_u - g sqrt(1 - abar_t) grad_x log p(y | x_t, t) with the noise-awa
 so the two requests are in the same units and sign, and the view puts them side by side.
 """
 
+import math
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -26,6 +27,8 @@ from playground.views.guidance import curves
 MAX_VALUES = 4  # classifier scales g, and CFG scales s, per request
 MAX_CG_SAMPLES = 6
 INSPECT_STEPS = (1, 3, 5, 7)
+READABLE = 0.5  # held-out accuracy from which the page says the classifier reads the digit at t
+RANDOM_COSINE = 1 / math.sqrt(28 * 28)  # the spread of the cosine between two random directions in 784 pixels
 DEFAULTS = MappingProxyType({"label": 3, "seed": 0, "samples": 4, "g": "2, 8, 16", "s": "1, 2, 4"})
 
 
@@ -60,37 +63,47 @@ def cannot_guide(model):
 
 
 def side_by_side(model, classifier, judge, label, seed, samples, g_values, s_values, progress=None):
-    """Samples of classifier guidance at each g (s = 0) and CFG at each s, same noise; scores; seconds per sweep.
+    """Samples of classifier guidance at each g (s = 0) and CFG at each s, same noise: the grid, and a row per
+    column with its scores and the seconds its run took.
 
     `progress((done, total), desc=...)` before each run, if given (the UI's progress bar).
     """
     labels = [label] * samples
+    runs = [("classifier", g, Guidance(classifier=classifier, classifier_scale=g), 0.0) for g in g_values]
+    runs += [("CFG", s, None, s) for s in s_values]
     columns, rows = [], []
-    total = len(g_values) + len(s_values)
-    t0 = time.time()
-    for g in g_values:
+    for kind, value, guidance, s in runs:
+        name = f"{kind} {'g' if kind == 'classifier' else 's'} = {fmt(value)}"
         if progress is not None:
-            progress((len(columns), total), desc=f"classifier guidance, g = {fmt(g)}")
-        columns.append(sample_guided(model, labels, [0.0], steps=DEFAULT_STEPS, seed=seed, sampler=DEFAULT_SAMPLER,
-                                        guidance=Guidance(classifier=classifier, classifier_scale=g))[0])
-    cg_seconds = (time.time() - t0) / len(g_values)
-    t0 = time.time()
-    for s in s_values:
-        if progress is not None:
-            progress((len(columns), total), desc=f"CFG, s = {fmt(s)}")
-        columns.append(sample_guided(model, labels, [s], steps=DEFAULT_STEPS, seed=seed,
-                                        sampler=DEFAULT_SAMPLER)[0])
-    cfg_seconds = (time.time() - t0) / len(s_values)
-    headers = [f"classifier\ng = {fmt(g)}" for g in g_values] + [f"CFG\ns = {fmt(s)}" for s in s_values]
-    for header, x in zip(headers, columns, strict=True):
-        row = {"method": header.replace("\n", " "), "diversity": diversity(x, labels),
-               "diversity_se": diversity_jackknife_se(x, labels)}
+            progress((len(columns), len(runs)), desc=name)
+        t0 = time.time()
+        columns.append(sample_guided(model, labels, [s], steps=DEFAULT_STEPS, seed=seed, sampler=DEFAULT_SAMPLER,
+                                     guidance=guidance)[0])
+        row = {"method": name, "kind": kind, "scale": value, "seconds": time.time() - t0,
+               "diversity": diversity(columns[-1], labels), "diversity_se": diversity_jackknife_se(columns[-1], labels)}
         if judge is not None:
-            hits = sum(p == label for p in classify(judge, x, labels)["predicted"])
-            row.update(hits=hits, n=samples)
+            row.update(hits=sum(p == label for p in classify(judge, columns[-1], labels)["predicted"]), n=samples)
         rows.append(row)
-    grid = labelled_grid(to_uint8(torch.stack(columns, 1)).numpy(), headers, cell=76, font_size=15)
-    return grid, rows, cg_seconds, cfg_seconds
+    headers = [row["method"].replace(" ", "\n", 1) for row in rows]
+    return labelled_grid(to_uint8(torch.stack(columns, 1)).numpy(), headers, cell=76, font_size=15), rows
+
+
+def cost_markdown(rows):
+    """The cost sentence, from the runs that pay for guidance: classifier guidance at g != 0 (a classifier forward
+    and backward every step) against CFG at s not 0 or 1 (the DiT's batch doubled); CFG at s = 1 (and s = 0) runs
+    one half of the batch only and g = 0 is the plain unconditional model, so neither is averaged in."""
+    paid = {kind: [r for r in rows if r["kind"] == kind and r["scale"] not in free]
+            for kind, free in (("classifier", (0,)), ("CFG", (0, 1)))}
+    if not (paid["classifier"] and paid["CFG"]):
+        return ("**Cost:** not compared: it needs a classifier scale g other than 0 and a CFG scale s other than 0 "
+                "and 1 (those run one DiT batch and no classifier).")
+    mean = {kind: sum(r["seconds"] for r in runs) / len(runs) for kind, runs in paid.items()}
+    listed = {kind: ", ".join(fmt(r["scale"]) for r in runs) for kind, runs in paid.items()}
+    return (f"**Cost:** {mean['classifier']:.2f} s per classifier-guided run (g = {listed['classifier']}) against "
+            f"{mean['CFG']:.2f} s per CFG run (s = {listed['CFG']}), "
+            f"{mean['classifier'] / max(mean['CFG'], 1e-9):.1f}x, each run timed once in this request: classifier "
+            "guidance adds a classifier forward and a backward pass through it at every step; CFG doubles the DiT's "
+            "batch instead. Runs that pay neither (CFG at s = 0 or 1, g = 0) are left out of the averages.")
 
 
 def requests(model, classifier, judge, label, seed):
@@ -148,7 +161,56 @@ def accuracy_by_t_figure(card):
                  "line": {"dash": "dot", "color": "#444"}}]))
 
 
-def summary_markdown(rows, req, cg_seconds, cfg_seconds, card):
+def accuracy_at(card, t):
+    """The classifier's held-out accuracy at timestep `t`, linear between the timesteps its card measured (None
+    without them)."""
+    by_t = card.get("held_out_accuracy_by_t", {})
+    if not by_t:
+        return None
+    ts = sorted(int(k) for k in by_t)
+    return float(np.interp(t, ts, [by_t[str(k)] for k in ts]))
+
+
+def aligned(c):
+    """Whether a cosine is well beyond what two random directions give (3 times their spread)."""
+    return c > 3 * RANDOM_COSINE
+
+
+def noise_markdown(req, card):
+    """What seeing noise changes, computed from the cosines of each guide's request with CFG's and the classifier's
+    card: where the classifier cannot read x_t (held-out accuracy < READABLE), does its gradient still point CFG's
+    way? And the clean-image judge's, beside it."""
+    cos_clf = [cosine(a, b) for a, b in zip(req["classifier"], req["cfg"], strict=True)]
+    cos_judge = [cosine(a, b) for a, b in zip(req["judge"], req["cfg"], strict=True)]
+    acc = [accuracy_at(card, t) for t in req["t"]]
+    blind = [i for i, a in enumerate(acc) if a is not None and a < READABLE]
+    where = "; ".join(f"t = {req['t'][i]}: accuracy {acc[i]:.2f}, cosine {cos_clf[i]:+.2f}" for i in blind)
+    if acc[0] is None:
+        clf = "Its card has no accuracy by timestep, so where it can read x_t is not known."
+    elif not blind:
+        clf = f"The noise-aware classifier reads at least {READABLE:.0%} of the held-out digits at every step shown."
+    elif all(aligned(cos_clf[i]) for i in blind):
+        clf = (f"Where the noise-aware classifier reads fewer than {READABLE:.0%} of the held-out digits (chance "
+               f"0.10) its request still points CFG's way ({where}): a gradient through a classifier that cannot "
+               "read x_t can still point where CFG points.")
+    elif not any(aligned(cos_clf[i]) for i in blind):
+        clf = (f"Where the noise-aware classifier reads fewer than {READABLE:.0%} of the held-out digits (chance "
+               f"0.10) its request is no closer to CFG's than a random direction ({where}).")
+    else:
+        clf = (f"Where the noise-aware classifier reads fewer than {READABLE:.0%} of the held-out digits (chance "
+               f"0.10) its request points CFG's way at some of these steps only ({where}).")
+    lower = [t for t, a, b in zip(req["t"], cos_clf, cos_judge, strict=True) if b < a]
+    compared = ("below the noise-aware classifier's at every step shown" if len(lower) == len(req["t"]) else
+                "below the noise-aware classifier's at t = " + ", ".join(map(str, lower)) + " only" if lower else
+                "no lower than the noise-aware classifier's at any step shown")
+    return (f"**What seeing noise changes** (one run; two random directions in 784 pixels have cosines of about "
+            f"±{RANDOM_COSINE:.2f}): {clf} The clean-image judge, trained without noise, gives the digit probability "
+            + ", ".join(f"{c:.2f} at t = {t}" for t, c in zip(req["t"], req["judge_confidence"], strict=True))
+            + "; its requests have cosine " + ", ".join(f"{c:+.2f}" for c in cos_judge)
+            + f" with CFG's, {compared}.")
+
+
+def summary_markdown(rows, req, card):
     lines = ["| guide | judge reads the digit | diversity |", "|---|---|---|"]
     for row in rows:
         acc = "-" if "hits" not in row else (
@@ -158,25 +220,11 @@ def summary_markdown(rows, req, cg_seconds, cfg_seconds, card):
         lines.append(f"| {row['method']} | {acc} | {row['diversity']:.2f}" + ("" if np.isnan(se) else f" ± {se:.2f}")
                      + " |")
     cos_clf = [cosine(a, b) for a, b in zip(req["classifier"], req["cfg"], strict=True)]
-    cos_judge = [cosine(a, b) for a, b in zip(req["judge"], req["cfg"], strict=True)]
-    by_t = card.get("held_out_accuracy_by_t", {})
-    readable = [int(t) for t, a in by_t.items() if a >= 0.5]
     lines += [
-        "",
-        f"**Cost:** {cg_seconds:.2f} s per classifier-guided sweep against {cfg_seconds:.2f} s per CFG sweep "
-        f"({cg_seconds / max(cfg_seconds, 1e-9):.1f}x), measured in this request: classifier guidance adds a "
-        "classifier forward and a backward pass through it at every step; CFG doubles the DiT's batch instead.",
-        "",
-        "**Same units, same sign:** cosine similarity with CFG's ε_c − ε_u at t = "
-        + ", ".join(f"{t}: classifier {a:+.2f}, judge {b:+.2f}" for t, a, b in zip(req["t"], cos_clf, cos_judge,
-                                                                                    strict=True)) + ".",
-        "",
-        "**Why the guide must see noise:** the clean-image judge gives the digit probability "
-        + ", ".join(f"{c:.2f} at t = {t}" for t, c in zip(req["t"], req["judge_confidence"], strict=True))
-        + f"; the noise-aware classifier reads held-out digits with at least 50% accuracy up to t = "
-        f"{max(readable) if readable else 0} (its card). A gradient through a classifier that cannot read x_t points "
-        "nowhere useful.",
-        "",
+        "", cost_markdown(rows), "",
+        "**Same units:** cosine similarity of the noise-aware classifier's −σ_t ∇ log p(y | x_t, t) with CFG's "
+        "ε_c − ε_u: " + ", ".join(f"{a:+.2f} at t = {t}" for t, a in zip(req["t"], cos_clf, strict=True)) + ".",
+        "", noise_markdown(req, card), "",
         "Gradients of one MNIST classifier partly transfer to another, so classifier guidance can raise the judge's "
         "accuracy without making better digits: read the Frechet distance (right) beside the accuracy.",
     ]
@@ -190,11 +238,11 @@ def classifier_guidance_view(model, classifier, judge, request, tradeoff=None, p
     if (reason := cannot_guide(model)) is not None:
         raise ValueError(reason)
     r = request
-    grid, rows, cg_seconds, cfg_seconds = side_by_side(model, classifier, judge, r.label, r.seed, r.samples,
-                                                       r.g_values, r.s_values, progress=progress)
+    grid, rows = side_by_side(model, classifier, judge, r.label, r.seed, r.samples, r.g_values, r.s_values,
+                              progress=progress)
     req = requests(model, classifier, judge, r.label, r.seed)
     return {
-        "grid": grid, "summary": summary_markdown(rows, req, cg_seconds, cfg_seconds, classifier.card),
+        "grid": grid, "summary": summary_markdown(rows, req, classifier.card),
         "requests": requests_figure(req), "accuracy_by_t": accuracy_by_t_figure(classifier.card),
         "tradeoff": curves.accuracy_diversity_figure(tradeoff, ["cfg", "classifier"],
                                                      title="CFG (s) and classifier guidance (g)"),

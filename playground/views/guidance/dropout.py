@@ -7,12 +7,12 @@ section is an experiment, not DiT. Autoguidance (Karras et al. 2024) guides with
 conditioning instead of the null class; its precomputed curve is compared with CFG's at matched accuracy.
 """
 
-import math
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw, ImageFont
 
 from playground import plots
 from playground.data import to_uint8
@@ -30,6 +30,10 @@ MAX_DROPOUT_SAMPLES = 4  # samples per model and scale
 INSPECT_STEPS = (1, 4, 7)  # sampler steps whose eps_c / eps_u the view opens
 DEFAULTS = MappingProxyType({"label": 3, "seed": 0, "scales": "1, 2, 4", "samples": 2})
 STAND_IN_SCALE = 4.0
+REFUSED_GREY = 60  # the cell of a scale the p = 0 model cannot run
+REFUSED_TEXT = ("no CFG:", "no null", "row")
+NO_CFG = "no CFG (no null row)"  # the live table's cell where the grid shows REFUSED_TEXT
+VERDICT_SCALE = 4.0  # the fixed scale the verdict reads the guided companions at (the reference samples at 4)
 
 
 @dataclass(frozen=True)
@@ -78,15 +82,32 @@ def companion_sweep(models, label, seed, scales, samples):
     return out
 
 
-def sweep_grid_image(sweeps, scales, samples):
-    """Rows = companion x sample, columns = scales; a grey cell where a model cannot sample (p = 0, s != 1)."""
-    blank = np.full((samples, 28, 28), 60, dtype=np.uint8)
+def upscaled(x, cell):
+    """float `[N, 1, 28, 28]` -> uint8 `[N, cell, cell]`, nearest-neighbour, as `labelled_grid` would scale it."""
+    return np.stack([np.asarray(Image.fromarray(a).resize((cell, cell), Image.NEAREST))
+                     for a in to_uint8(x).numpy().reshape(len(x), 28, 28)])
+
+
+def refused_tile(cell):
+    """uint8 `[cell, cell]`: the grey cell of a scale a model cannot run, saying why in its own pixels."""
+    tile = Image.new("L", (cell, cell), REFUSED_GREY)
+    font = ImageFont.load_default(size=max(cell // 5, 8))
+    for i, line in enumerate(REFUSED_TEXT):
+        y = cell / 2 + (i - (len(REFUSED_TEXT) - 1) / 2) * (cell // 4)
+        ImageDraw.Draw(tile).text((cell / 2, y), line, fill=255, font=font, anchor="mm")
+    return np.asarray(tile)
+
+
+def sweep_grid_image(sweeps, scales, samples, cell=64):
+    """Rows = companion x sample, columns = scales; where a model cannot run CFG (p = 0, s != 1) a grey cell that
+    says so."""
+    refused = np.repeat(refused_tile(cell)[None], samples, 0)
     rows, row_labels = [], []
     for rate, per_scale in sweeps.items():
-        cells = [to_uint8(x).numpy().reshape(samples, 28, 28) if x is not None else blank for x in per_scale]
-        rows.append(np.stack(cells, 1))
+        rows.append(np.stack([upscaled(x, cell) if x is not None else refused for x in per_scale], 1))
         row_labels += [f"p = {rate}"] * samples
-    return labelled_grid(np.concatenate(rows), [f"s = {fmt(s)}" for s in scales], row_labels, cell=64, font_size=15)
+    return labelled_grid(np.concatenate(rows), [f"s = {fmt(s)}" for s in scales], row_labels, cell=cell,
+                         font_size=15)
 
 
 def sweep_scores(judge, sweeps, label, scales):
@@ -148,7 +169,9 @@ def table_figure(models):
         data.append({"type": "heatmap", "z": (unit @ unit.T).numpy().round(3).tolist(), "x": names, "y": names,
                      "zmin": -1, "zmax": 1, "colorscale": "RdBu", "reversescale": True, "showscale": False, **ref,
                      "hovertemplate": "rows %{y} · %{x}: cos %{z:.2f}<extra></extra>"})
-        plots.set_axis(grid_layout, ref["yaxis"], autorange="reversed", scaleanchor=ref["xaxis"])
+        # categorical: plotly reads '0'...'9' as numbers and would drop the '∅' row from a linear axis
+        plots.set_axis(grid_layout, ref["xaxis"], type="category")
+        plots.set_axis(grid_layout, ref["yaxis"], type="category", autorange="reversed", scaleanchor=ref["xaxis"])
     return plots.figure(data, plots.layout("The label table: cosine similarity between its rows",
                                            "p = 0 has ten rows and no ∅; the others learned a null row ∅",
                                            height=400, **grid_layout))
@@ -170,20 +193,22 @@ def stand_in_results(p0_model, judge, label, seed, samples):
 
 
 def companion_table(tradeoff, scales=(1.0, 2.0, 4.0)):
-    """Per companion and scale, from the precomputed all-class curves: accuracy, diversity, Frechet with uncertainty."""
+    """Per companion and scale, from the precomputed all-class curves: accuracy, diversity (against the real digits'
+    value) and Frechet with their uncertainty."""
     if tradeoff is None:
         return f"*No trade-off file: run `{curves.COMMAND}`.*"
     n = 10 * tradeoff["settings"]["per_class"]
-    lines = [f"**All ten digits, {n} samples per cell** (`{curves.COMMAND}`): accuracy [95% Wilson], "
-             "diversity ± SE, Frechet ± SE (real digits: "
-             f"{tradeoff['real_floor']['frechet']:.1f}).", "", "| model | s | accuracy | diversity | Frechet |",
-             "|---|---|---|---|---|"]
+    lines = [f"**All ten digits, {n} samples per cell** (`{curves.COMMAND}`): accuracy [95% Wilson], diversity ± SE "
+             "(read as its distance from the real digits' value, not more-is-better: noise raises it too), "
+             f"Frechet ± SE; {curves.floor_text(tradeoff)}.", "",
+             "| model | s | accuracy | diversity | Frechet |", "|---|---|---|---|---|"]
     for key in ("companion_p0", "companion_p0.1", "companion_p0.5", "cfg"):
         for point in curves.points(tradeoff, key):
             if point["s"] in scales:
                 lines.append(f"| {curves.NAMES[key] if key != 'cfg' else 'release model (p 0.1, larger)'} | "
                              f"{fmt(point['s'])} | {curves.fmt_point(point, 'accuracy')} | "
-                             f"{curves.fmt_point(point, 'diversity', 2)} | {curves.fmt_point(point, 'frechet')} |")
+                             f"{curves.diversity_from_real(point['diversity'], point.get('diversity_se'), tradeoff)} | "
+                             f"{curves.fmt_point(point, 'frechet')} |")
     return "\n".join(lines)
 
 
@@ -191,21 +216,29 @@ def verdict(tradeoff, stand_in_scores):
     """The sentences the page exists for, computed from the curves and the stand-in run."""
     get = {key: {p["s"]: p for p in curves.points(tradeoff, f"companion_p{key}")} for key in RATES}
     p1, p5, p0 = get["0.1"].get(1.0), get["0.5"].get(1.0), get["0"].get(1.0)
-    if not (p1 and p5 and p0):
+    g1, g5 = get["0.1"].get(VERDICT_SCALE), get["0.5"].get(VERDICT_SCALE)
+    if not (p1 and p5 and p0 and g1 and g5):
         return f"*The companions' curves are missing: run `{curves.COMMAND}`.*"
+    n = 10 * tradeoff["settings"]["per_class"]
     separated = p5["accuracy_high"] < p1["accuracy_low"] or p1["accuracy_high"] < p5["accuracy_low"]
-    best = {rate: max(get[rate].values(), key=lambda p: p["accuracy"]) for rate in ("0.1", "0.5")}
     parts = [
-        f"**What guidance needs that only label dropout provides:** an unconditional prediction. The p = 0 model has "
-        f"none, so it samples at s = 1 only (accuracy {curves.fmt_point(p0, 'accuracy')}); the p = 0.1 and p = 0.5 "
-        f"models reach {best['0.1']['accuracy']:.3f} and {best['0.5']['accuracy']:.3f} with guidance "
-        f"(at s = {fmt(best['0.1']['s'])} and {fmt(best['0.5']['s'])}).",
+        "**What classifier-free guidance needs from label dropout:** the null class ∅, an unconditional prediction "
+        "learned by the same network. The p = 0 model has none, so CFG cannot run on it and it samples at s = 1 only "
+        f"(accuracy {curves.fmt_point(p0, 'accuracy')}); at s = {fmt(VERDICT_SCALE)} the p = 0.1 and p = 0.5 models "
+        f"score {curves.fmt_point(g1, 'accuracy')} and {curves.fmt_point(g5, 'accuracy')}. Other guides need no null "
+        "row: a negative class and autoguidance guide with a second conditional prediction, and classifier guidance "
+        "steers an unconditional prediction that a separately trained model could supply.",
         f"**What a high rate costs the conditional model:** at s = 1, p = 0.5 scores "
         f"{curves.fmt_point(p5, 'accuracy')} against {curves.fmt_point(p1, 'accuracy')} for p = 0.1 — "
-        + ("the intervals do not overlap: half the training steps taught the null class instead of the digit."
-           if separated else "the intervals overlap: on this data the difference is within the noise."),
-        f"Frechet at s = 1: p = 0 {curves.fmt_point(p0, 'frechet')}, p = 0.1 {curves.fmt_point(p1, 'frechet')}, "
-        f"p = 0.5 {curves.fmt_point(p5, 'frechet')} (lower is closer to real digits).",
+        + (f"the intervals do not overlap. They cover the sampling noise of {n} samples from one training run per p, "
+           "not the spread between training runs, so they show that these two models differ; that the rate is the "
+           "cause (∅ replaced the digit in about half of p = 0.5's training examples, a tenth of p = 0.1's) is the "
+           "likely reading, not one a single run per p can prove."
+           if separated else f"the intervals overlap: on {n} samples from one training run per p the difference is "
+           "within the sampling noise."),
+        f"Frechet at s = 1 (lower is closer to real digits): p = 0 {curves.fmt_point(p0, 'frechet')}, "
+        f"p = 0.1 {curves.fmt_point(p1, 'frechet')}, p = 0.5 {curves.fmt_point(p5, 'frechet')}; "
+        f"{curves.floor_text(tradeoff)}.",
     ]
     if stand_in_scores:
         read = ", ".join(f"{name}: {hits}/{n}" for name, (hits, n) in stand_in_scores.items())
@@ -214,45 +247,83 @@ def verdict(tradeoff, stand_in_scores):
     return "\n\n".join(parts)
 
 
-def compare(difference, standard_error, better, worse):
-    """'more variety (1.2 SE)' or 'no clear difference (0.3 SE)': a difference against its standard error."""
-    ratio = difference / standard_error if standard_error else math.inf
-    if abs(ratio) < 2:
-        return f"no clear difference ({abs(ratio):.1f} SE)"
-    return f"{better if ratio > 0 else worse} ({abs(ratio):.1f} SE)"
+def matched_span(matched, metric, real=None):
+    """`((low, se), (high, se))` of `metric` at matched accuracy (a `curves.Matched`; a resolved crossing is a span
+    of one value), or of its distance from `real` when given."""
+    value = matched.values[metric]
+    low, high = value if matched.status == "flat" else (value, value)
+    if real is None:
+        return low, high
+    near, far = sorted([(abs(v - real), se) for v, se in (low, high)])
+    return ((0.0, near[1]) if low[0] <= real <= high[0] else near), far
+
+
+def contrast(cfg_span, auto_span, lower):
+    """How CFG's span stands against autoguidance's, `lower` naming what the lower value means: who is lower by at
+    least 2 SE (independent SEs), or that the data do not separate them."""
+    (c_lo, c_hi), (a_lo, a_hi) = cfg_span, auto_span
+    for name, (below, above) in (("CFG", (c_hi, a_lo)), ("autoguidance", (a_hi, c_lo))):
+        if below[0] < above[0] and curves.separation(below, above) >= 2:
+            return f"{name} {lower} ({curves.separation(below, above):.1f} SE)"
+    if c_lo == c_hi and a_lo == a_hi:
+        return f"not separated ({curves.separation(c_lo, a_lo):.1f} SE)"
+    return "not separated: " + ("CFG's value" if c_lo == c_hi else "CFG's span") + " is within 2 SE of " + (
+        "autoguidance's value" if a_lo == a_hi else "autoguidance's span")
+
+
+def matched_cells(matched, tradeoff):
+    """The table cells (where the target is reached, diversity, Frechet) of one curve's `curves.Matched`."""
+    if matched.status == "not reached":
+        return "not reached", "-", "-"
+    lo, hi = matched.scales
+    if matched.status == "flat":
+        (d_lo, d_hi), (f_lo, f_hi) = matched.values["diversity"], matched.values["frechet"]
+        real = curves.real_diversity(tradeoff)
+        return (f"not resolved: accuracy within its interval of the target over s = {fmt(lo)}–{fmt(hi)}",
+                f"{d_lo[0]:.2f} ± {d_lo[1]:.2f} to {d_hi[0]:.2f} ± {d_hi[1]:.2f}"
+                + ("" if real is None else f" (real digits' {real[0]:.2f})"),
+                f"{f_lo[0]:.1f} ± {f_lo[1]:.1f} to {f_hi[0]:.1f} ± {f_hi[1]:.1f}")
+    where = (f"{matched.scale:.2f} (between s = {fmt(lo)} and {fmt(hi)})" if matched.status == "crossed" else
+             f"already at the first measured s = {fmt(lo)}")
+    fre = matched.values["frechet"]
+    return where, curves.diversity_from_real(*matched.values["diversity"], tradeoff), f"{fre[0]:.1f} ± {fre[1]:.1f}"
 
 
 def autoguidance_markdown(tradeoff, target=0.95):
-    """CFG against autoguidance on the release model, at matched accuracy and on the whole curve."""
+    """CFG against autoguidance on the release model at matched accuracy, with the errors, and no interpolated scale
+    where a curve is flat within its interval around the target (`curves.matched_accuracy`)."""
     cfg, auto = curves.points(tradeoff, "cfg"), curves.points(tradeoff, "autoguidance")
     if not (cfg and auto):
         return f"*Autoguidance or CFG curve missing: run `{curves.COMMAND}`.*"
-    rows = []
-    for name, pts in (("CFG (null class)", cfg), ("autoguidance (p 0.1 companion)", auto)):
-        s = curves.interpolate_scale(pts, "accuracy", target)
-        if s is None:
-            rows.append((name, None, None, None))
-        else:
-            rows.append((name, s, curves.value_at(pts, "diversity", s), curves.value_at(pts, "frechet", s)))
-    lines = [f"**Autoguidance vs CFG at matched accuracy {target:.2f}** (scale interpolated; "
-             f"{10 * tradeoff['settings']['per_class']} samples per measured point). The weak model is the p = 0.1 "
-             "companion: the same conditioning and data as the release model, but smaller (1.28M against 4.18M "
-             "parameters), the kind of 'bad version of itself' Karras et al. guide with.", "",
-             "| guide | s reaching it | diversity | Frechet |", "|---|---|---|---|"]
-    for name, s, div, fre in rows:
-        lines.append(f"| {name} | " + (" | ".join(["not reached", "-", "-"]) if s is None else
-                                       f"{s:.2f} | {div:.2f} | {fre:.1f}") + " |")
-    if all(r[1] is not None for r in rows):
-        (_, s_cfg, div_cfg, fre_cfg), (_, s_auto, div_auto, fre_auto) = rows
-        near_cfg, near_auto = curves.nearest_point(cfg, s_cfg), curves.nearest_point(auto, s_auto)
-        div_se = math.hypot(near_cfg["diversity_se"] or 0, near_auto["diversity_se"] or 0)
-        fre_se = math.hypot(near_cfg["frechet_se"] or 0, near_auto["frechet_se"] or 0)
-        lines += ["", "Karras et al. report that autoguidance keeps variety where CFG loses it and lowers FID. Here, "
-                  f"at the same accuracy, diversity is {div_auto:.2f} against CFG's {div_cfg:.2f}: "
-                  + compare(div_auto - div_cfg, div_se, "more variety", "less variety")
-                  + f"; Frechet {fre_auto:.1f} against {fre_cfg:.1f}: "
-                  + compare(fre_cfg - fre_auto, fre_se, "closer to real digits", "further from real digits")
-                  + ". (Standard errors from the nearest measured points.)"]
+    matched = {"CFG (null class)": curves.matched_accuracy(cfg, target),
+               "autoguidance (p 0.1 companion)": curves.matched_accuracy(auto, target)}
+    lines = [f"**Autoguidance vs CFG at matched accuracy {target:.2f}** ({10 * tradeoff['settings']['per_class']} "
+             "samples per measured point; a scale is interpolated only where the Wilson intervals resolve the "
+             "crossing). The weak model is the p = 0.1 companion: the same conditioning and data as the release "
+             "model, but smaller (1.28M against 4.18M parameters), the kind of 'bad version of itself' Karras et al. "
+             "guide with.", "", "| guide | accuracy reaches the target at s | diversity ± SE | Frechet ± SE |",
+             "|---|---|---|---|"]
+    lines += [f"| {name} | " + " | ".join(matched_cells(m, tradeoff)) + " |" for name, m in matched.items()]
+    m_cfg, m_auto = matched.values()
+    if "not reached" in (m_cfg.status, m_auto.status):
+        return "\n".join(lines)
+    real = curves.real_diversity(tradeoff)
+    diversity = ("not compared (no real-digit diversity in the file)" if real is None else
+                 contrast(matched_span(m_cfg, "diversity", real[0]), matched_span(m_auto, "diversity", real[0]),
+                          f"closer to the real digits' {real[0]:.2f}"))
+    frechet = contrast(matched_span(m_cfg, "frechet"), matched_span(m_auto, "frechet"), "closer to real digits")
+    shown = [claim for claim, text in (("keeps more of the real digits' variety", diversity),
+                                       ("lowers the Frechet distance", frechet)) if text.startswith("autoguidance")]
+    flat = [f"{name}'s accuracy stays within its interval of {target:.2f} from s = {fmt(m.scales[0])} to "
+            f"{fmt(m.scales[1])}, so matched accuracy picks no one point of it: the table gives its span there"
+            for name, m in (("CFG", m_cfg), ("autoguidance", m_auto)) if m.status == "flat"]
+    lines += ["", "Karras et al. report that autoguidance keeps variety where CFG loses it and lowers FID. Here"
+              + (" " + "; ".join(flat) + "." if flat else ",") + " At matched accuracy, diversity (read as "
+              f"distance from the real digits' value): {diversity}; Frechet: {frechet}. "
+              + ("Here autoguidance " + " and ".join(shown) + "." if shown else
+                 "At this accuracy these curves show neither claim.")
+              + " (SEs treated as independent; the curves share their starting noise, so a paired comparison "
+              "would separate more.)"]
     return "\n".join(lines)
 
 
@@ -264,7 +335,7 @@ def label_dropout_view(models, served, request, judge=None, tradeoff=None):
     scores = sweep_scores(judge, sweeps, label, scales)
     live = ["| model | " + " | ".join(f"s = {fmt(s)}" for s in scales) + " |", "|---" * (len(scales) + 1) + "|"]
     for rate, per_scale in scores.items():
-        cells = ["cannot guide (no null row)" if sweeps[rate][i] is None else "-" if sc is None else
+        cells = [NO_CFG if sweeps[rate][i] is None else "-" if sc is None else
                  f"{sc[0]}/{sc[1]} [{wilson_interval(*sc)[0]:.2f}, {wilson_interval(*sc)[1]:.2f}]"
                  for i, sc in enumerate(per_scale)]
         live.append(f"| p = {rate} | " + " | ".join(cells) + " |")

@@ -133,8 +133,9 @@ def guided_step_view(model, request):
         f"At t = {t} the label's direction ε_c − ε_u has norm **{norms[k]:.2f}** (ε_u's is "
         f"{eps_u[k].norm():.2f}); along this trajectory it is largest at t = {timesteps[int(norms.argmax())]} "
         f"({norms.max():.2f}) and smallest at t = {timesteps[int(norms.argmin())]} ({norms.min():.2f}). "
-        f"The guided ε̂ implies an x0 with **{100 * clipped_share:.0f}%** of its pixels outside [−1, 1]; clipping "
-        "them and re-deriving ε from the clipped x0 is what keeps strong guidance from saturating.")
+        f"The guided ε̂ implies an x0 with **{100 * clipped_share:.0f}%** of its pixels outside [−1, 1]; the sampler "
+        "clips them back into the data range and re-derives ε from the clipped x0, as the reference DDIM does. What "
+        "the clip changes over a whole run is measured in the guidance lab's \"no clipping\" column.")
     return {"panels": fig, "norms": _norm_figure(timesteps, norms, k, label),
             "trace": forward_with_cfg_trace(model, label, t, scale), "summary": summary}
 

@@ -8,11 +8,12 @@ The interventions are hooks on the served model (never edits of it), installed b
   from step k on;
 - cut a route: chosen blocks get c = t_emb + y_emb(null) instead of t_emb + y_emb(y) (a pre-hook on each block; the
   class reaches the network only through adaLN), or their adaLN gates are zeroed (a hook on their adaLN_modulation
-  output), so they add nothing to the residual stream.
-A model without a null class (trained without label dropout) has neither guidance nor a null label to cut with:
-it runs at s = 1 and cuts by zeroing gates. `validate_counterfactual` checks a request once, into a
-`CounterfactualRequest`; `counterfactual_view` runs its experiment beside the plain run and has the judge read the
-finished digits. `DEFAULTS` are the widgets' initial values (for DiT-Tiny/4; `fitted` moves them into another
+  output), so they add nothing to the residual stream: the whole block is gone, whatever the label, so a zero-gates
+  cut is run again on unconditional samples (s = 0) as its control.
+A model without a null class (trained without label dropout) has neither classifier-free guidance nor a null label to
+cut with: it runs at s = 1 and cuts by zeroing gates, without the control. `validate_counterfactual` checks a request
+once, into a `CounterfactualRequest`; `counterfactual_view` runs its experiment beside the plain run and has the judge
+read the finished digits. `DEFAULTS` are the widgets' initial values (for DiT-Tiny/4; `fitted` moves them into another
 model's ranges) and `presets` the one-click demos.
 """
 
@@ -28,6 +29,7 @@ from playground.inputs import MAX_SEED, as_choice, as_float, as_int, parse_numbe
 from playground.judge import classify
 from playground.model import DiTConfig
 from playground.sampling import sample_guided
+from playground.views.inside import cuts
 from playground.views.inside import decided_figures as figs
 from playground.views.inside.trace import hooked
 
@@ -259,85 +261,104 @@ def switch_picture(finals):
                            sample_names(len(finals[0])))
 
 
+def decided_line(reads, r, sampler):
+    """The sentence of when the digit is decided, for these samples at this s, from `reads[k][s]` (see
+    `decided_step`) of `r`'s runs with `sampler`."""
+    label, other, ts = r.label, r.other_label, sampling_timesteps(STEPS)
+    overall, per_sample = decided_step(reads, label)
+    these = f"these {r.samples} sample{'s' if r.samples > 1 else ''}, at s = {r.scale:g}"
+    if overall is None:
+        return f"- Not every plain run reads as {a(label)} for {these}, so when it is decided is not defined here."
+    new_until = [k for k in range(STEPS + 1) if all(x == other for x in reads[k])]
+    seen = "only t = " + str(ts[0]) if overall == 1 else f"t = {ts[0]}…{ts[overall - 1]}"
+    leak = (f" {sampler} extrapolates each update from the x0 of the step before too, so the x0 made with "
+            f"'{label}' at t = {ts[overall - 1]} still acts in the update at t = {ts[overall]}."
+            if sampler == "dpm++2m" and 0 < overall < STEPS - 1 else "")  # its last step returns its own x0
+    return (
+        f"- **For {these}, the digit is decided by step {overall}:** from k = {overall} on every sample stays "
+        f"{a(label)}; " + ("the label never mattered after the first step." if overall == 0
+                           else f"the network had seen '{label}' at {seen} ({overall} of {STEPS} steps).") + leak
+        + f" It is the latest of the samples' own steps ({', '.join(str(k) for k in per_sample)}): other samples, "
+        "or another s, can settle at another step. "
+        + (f"Every sample becomes {a(other)} while the switch comes by step {max(new_until)}."
+           if new_until and new_until == list(range(max(new_until) + 1))
+           else f"The switch turns every sample into {a(other)} at k = "
+           + (", ".join(map(str, new_until)) if new_until else "no k") + "."))
+
+
 def switch_experiment(model, judge, r, progress):
     label, other = r.label, r.other_label
-    ts = sampling_timesteps(STEPS)
     finals = switch_runs(model, r, progress)
     reads = [readings(judge, final, label) for final in finals]
     image = switch_picture(finals)
     if reads[0] is None:
         return image, figs.no_judge_figure(), "The judge did not load, so no digit is read."
-    overall, per_sample = decided_step(reads, label)
-    new_until = [k for k in range(STEPS + 1) if all(x == other for x in reads[k])]
     lines = [f"- **Switch {label} → {other} at step k** (k = 0: {a(other)} from the start; k = {STEPS}: never "
              f"switched, a plain {label}; {SAMPLER}, {STEPS} steps, s = {r.scale:g}, seed {r.seed}). The judge reads "
-             + ", ".join(f"k={k}: {'·'.join(str(x) for x in reads[k])}" for k in range(STEPS + 1)) + "."]
-    if overall is None:
-        lines.append(f"- Not every plain run reads as {a(label)}, so when it is decided is not defined here.")
-    else:
-        seen = "only t = " + str(ts[0]) if overall == 1 else f"t = {ts[0]}…{ts[overall - 1]}"
-        lines.append(
-            f"- **The digit is decided by step {overall}:** from k = {overall} on every sample stays {a(label)}; "
-            + ("the label never mattered after the first step. " if overall == 0
-               else f"the network had seen '{label}' at {seen} ({overall} of {STEPS} steps). ")
-            + "Per sample: " + ", ".join(str(k) for k in per_sample) + ". "
-            + (f"Every sample becomes {a(other)} while the switch comes by step {max(new_until)}."
-               if new_until and new_until == list(range(max(new_until) + 1))
-               else f"The switch turns every sample into {a(other)} at k = "
-               + (", ".join(map(str, new_until)) if new_until else "no k") + "."))
+             + ", ".join(f"k={k}: {'·'.join(str(x) for x in reads[k])}" for k in range(STEPS + 1)) + ".",
+             decided_line(reads, r, SAMPLER)]
     return image, figs.switch_figure(reads, label, other), "\n".join(lines)
 
 
-def cut_runs(model, r, progress):
-    """`{name: finished samples}`: the plain run, the chosen cut (`r.cut_blocks`, "cut none" when empty), each
-    block cut alone, and every block cut."""
-    depth = len(model.blocks)
-    blocks = r.cut_blocks
+def cut_runs(model, r, progress, scale=None):
+    """`{name: finished samples}` at `scale` (default `r.scale`): the plain run, the chosen cut (`r.cut_blocks`,
+    "cut none" when empty), each block cut alone, and every block cut."""
+    depth, blocks = len(model.blocks), r.cut_blocks
+    scale = r.scale if scale is None else scale
     sets = {"plain": (), f"cut {', '.join(map(str, blocks)) or 'none'}": blocks}
     sets |= {f"block {b}": (b,) for b in range(depth)} | {f"all {depth}": tuple(range(depth))}
     runs = {}
     for i, (name, chosen) in enumerate(sets.items()):
-        progress((i, len(sets)), desc=f"{r.cut_kind}: {name}")
+        progress((i, len(sets)), desc=f"{r.cut_kind}, s = {scale:g}: {name}")
         where = {"null_blocks": chosen} if r.cut_kind == "null label" else {"zero_gate_blocks": chosen}
-        runs[name] = run(model, r.label, r.seed, r.samples, r.scale, Intervention(**where))["final"]
+        runs[name] = run(model, r.label, r.seed, r.samples, scale, Intervention(**where))["final"]
     return runs
 
 
-def cut_picture(runs):
-    """One column per run of `cut_runs`, one row per sample."""
+def control_runs(model, r, progress):
+    """A zero-gates cut's control: the same cuts on unconditional samples (s = 0, the null label; `cut_runs`), or
+    None (a null-label cut leaves unconditional rows alone, and a model without a null class has none)."""
+    if r.cut_kind != "zero gates" or model.null_class is None:
+        return None
+    return cut_runs(model, r, progress, scale=0.0)
+
+
+def cut_picture(runs, control=None):
+    """One column per run of `cut_runs`, one row per sample, then one per sample of the `control` runs."""
     names = list(runs)
-    return figs.image_grid(torch.stack([runs[n] for n in names], 1), names, sample_names(len(runs["plain"])))
+    rows = [torch.stack([runs[n] for n in names], 1)]
+    labels = sample_names(len(runs["plain"]))
+    if control is not None:
+        rows.append(torch.stack([control[n] for n in names], 1))
+        labels += [f"s = 0\n{name}" for name in labels]
+    return figs.image_grid(torch.cat(rows), names, labels)
 
 
 def cut_experiment(model, judge, r, progress):
     label, depth = r.label, len(model.blocks)
     runs = cut_runs(model, r, progress)
-    names = list(runs)
-    image = cut_picture(runs)
-    change = {n: float((runs[n] - runs["plain"]).pow(2).mean().sqrt()) for n in names}
-    reads = {n: readings(judge, runs[n], label) for n in names}
-    singles = [f"block {b}" for b in range(depth)]
-    by_change = sorted(singles, key=lambda n: -change[n])
+    control = control_runs(model, r, progress)
+    names, singles = list(runs), [f"block {b}" for b in range(depth)]
+    image = cut_picture(runs, control)
+    change = cuts.rms_per_sample(runs)
+    control_change = cuts.rms_per_sample(control) if control is not None else None
     how = "the null label instead of the digit" if r.cut_kind == "null label" else "zero gates: the block adds nothing"
-    lines = [f"- **Cut a route ({how}), {label}s, s = {r.scale:g}, seed {r.seed}.** Pixel change from the plain run "
-             "(RMS on [−1, 1]) when one block alone is cut: "
-             + ", ".join(f"{n[6:]}: {change[n]:.2f}" for n in singles) + f"; largest: **{by_change[0]}**, "
-             f"smallest: {by_change[-1]}."]
-    if reads["plain"] is None:
-        return image, figs.cut_figure(names, None, change, label), "\n".join(lines)
-    fraction = {n: sum(x == label for x in reads[n]) / r.samples for n in names}
-    carriers = [n[6:] for n in singles if fraction[n] < fraction["plain"]]
-    lines.append(
-        f"- **The judge reads {a(label)}** in {count_text(reads['plain'], label)} plain samples; with one block "
-        "cut: " + ", ".join(f"{n[6:]}: {count_text(reads[n], label)}" for n in singles)
-        + f"; {names[1]}: {count_text(reads[names[1]], label)} (reads {'·'.join(map(str, reads[names[1]]))}); "
-        f"all {depth} blocks: {count_text(reads[names[-1]], label)} (reads "
-        f"{'·'.join(map(str, reads[names[-1]]))}). "
-        + (f"Cutting block(s) {', '.join(carriers)} alone loses the digit in some samples, so they carry the "
-           "class; the others can be cut one at a time without losing it."
-           if carriers else "No single block's cut loses the digit: the class is carried redundantly.")
-        + (" (With every block cut, the final layer still gets the label.)" if r.cut_kind == "null label" else ""))
-    return image, figs.cut_figure(names, fraction, change, label), "\n".join(lines)
+    lines = [f"- **Cut a route ({how}), {label}s, s = {r.scale:g}, seed {r.seed}, {r.samples} samples.** Pixel "
+             "change from the plain run (RMS on [−1, 1], mean ± SE over the samples) when one block alone is cut: "
+             + ", ".join(f"{n.removeprefix('block ')}: {cuts.with_se(change[n])}" for n in singles)
+             + cuts.extremes(change, singles) + "."]
+    if control is not None:
+        lines.append(cuts.control_line(change, control_change, singles, label, r.scale))
+    elif r.cut_kind == "zero gates":
+        lines.append(cuts.NO_CONTROL)
+    reads = {n: readings(judge, runs[n], label) for n in names}
+    fraction = None
+    if reads["plain"] is not None:
+        fraction = {n: sum(x == label for x in reads[n]) / r.samples for n in names}
+        lines.append(cuts.judge_line(reads, singles, label, a(label), r.cut_kind))
+    figure = figs.cut_figure(names, fraction, change, control_change, label, r,
+                             chance=1 / model.config.num_classes)
+    return image, figure, "\n".join(lines)
 
 
 def told_name(r):

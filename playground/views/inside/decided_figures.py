@@ -5,6 +5,7 @@ import numpy as np
 from playground import plots
 from playground.data import to_uint8
 from playground.grids import labelled_grid
+from playground.views.inside.cuts import mean_se
 
 READ_COLOURS = ["#2ca02c", "#d62728", "#bbbbbb"]  # the drawn class, the class switched to, anything else
 
@@ -40,23 +41,46 @@ def switch_figure(reads, label, other):
     return plots.figure([trace], layout)
 
 
-def cut_figure(names, fraction, change, label):
-    """Bars per run: the share read as `label` (if judged) and the RMS pixel change from the plain run."""
+def change_bars(names, change, name, colour, ref):
+    """Bars of the mean RMS change per run (`change[n]`: per sample), with their standard errors."""
+    means, errors = zip(*(mean_se(change[n]) for n in names), strict=True)
+    errors = [se or 0.0 for se in errors]  # one sample: no error bar
+    return {"type": "bar", "x": names, "y": np.float32(means), "name": name, "marker": {"color": colour},
+            "error_y": {"type": "data", "array": np.float32(errors)}, "offsetgroup": name,
+            "hovertemplate": f"{name}<br>%{{x}}<br>RMS %{{y:.2f}}<extra></extra>", **ref}
+
+
+def cut_figure(names, fraction, change, control, label, r, chance):
+    """Bars per run: the share read as `label` (if judged, beside `chance`) and the RMS pixel change from the plain
+    run (`change[n]`: per sample; mean ± SE), beside the same cuts on unconditional samples (`control`, or None)."""
     titles = ([f"share the judge reads as {label}"] if fraction else []) + ["pixel change from the plain run (RMS)"]
     refs, grid = plots.grid(1, len(titles), titles, hspace=0.1)
     data = []
-    series = ([fraction] if fraction else []) + [change]
-    for ref, values, fmt in zip(refs, series, (".0%", ".2f") if fraction else (".2f",), strict=True):
-        data.append({"type": "bar", "x": names, "y": [values[n] for n in names], "marker": {"color": "#636efa"},
-                     "text": [format(values[n], fmt) for n in names], "textposition": "outside",
-                     "hovertemplate": f"%{{x}}<br>%{{y:{fmt}}}<extra></extra>", **ref})
-        top = max(values.values()) or 1.0
-        plots.set_axis(grid, ref["yaxis"], tickformat=fmt, range=[0, top * 1.18])
     if fraction:
-        plots.set_axis(grid, refs[0]["yaxis"], range=[0, 1.15])
-    layout = plots.layout("Cut one route at a time: which blocks carry the class?",
-                          "each bar: the same noise with the named blocks cut", height=400,
-                          margin={"l": 60, "r": 20, "t": 100, "b": 80}, showlegend=False, **grid)
+        data.append({"type": "bar", "x": names, "y": [fraction[n] for n in names], "marker": {"color": "#636efa"},
+                     "text": [format(fraction[n], ".0%") for n in names], "textposition": "outside",
+                     "showlegend": False, "hovertemplate": "%{x}<br>%{y:.0%}<extra></extra>", **refs[0]})
+        data.append({"type": "scatter", "x": [names[0], names[-1]], "y": [chance, chance], "mode": "lines",
+                     "name": f"chance ({chance:.0%})", "line": {"color": "#888", "dash": "dot"}, **refs[0]})
+        plots.set_axis(grid, refs[0]["yaxis"], tickformat=".0%", range=[0, 1.15])
+    data.append(change_bars(names, change, f"{label}s at s = {r.scale:g}", "#636efa", refs[-1]))
+    if control is not None:
+        data.append(change_bars(names, control, "unconditional (s = 0)", "#aaaaaa", refs[-1]))
+    top = max(float(np.max(c[n])) for c in (change, control or change) for n in names) or 1.0
+    plots.set_axis(grid, refs[-1]["yaxis"], tickformat=".2f", range=[0, top * 1.1])
+    samples = f"the same noise, {len(change['plain'])} samples; bars: mean ± SE"
+    if r.cut_kind == "null label":
+        title, subtitle = ("Hand blocks the null label: which blocks carry the class?",
+                           f"each bar: the named blocks get the null label ({samples}); unconditional rows are "
+                           "untouched by this cut")
+    else:
+        title, subtitle = ("Zero blocks' gates: which blocks do the samples need?",
+                           f"each bar: the named blocks' gates zeroed, the whole block gone ({samples})"
+                           + ("; grey: the same cuts on unconditional samples" if control is not None else ""))
+    layout = plots.layout(title, subtitle, height=420, barmode="group",
+                          margin={"l": 60, "r": 20, "t": 110, "b": 80},
+                          legend={"orientation": "h", "y": 0.99, "yanchor": "top", "x": 1, "xanchor": "right",
+                                  "yref": "container"}, **grid)
     return plots.figure(data, layout)
 
 

@@ -3,8 +3,9 @@ of its steps.
 
 `inside_view` samples a digit (`STEPS` steps of `SAMPLER`, s = INSIDE_SCALE, or s = 1 for a model without a null
 class), keeps x_t at every step, and traces the model's conditional forward on all of them in one batch
-(`trace.trace_forward`: hooks on the model, its output is `model(x, t, y)` itself). Figures (`forward_figures`)
-and sentences are computed from those tensors only. `validate_inside` checks a request once, into an
+(`trace.trace_forward`: hooks on the model, its output is `model(x, t, y)` itself). The mean attention distance is
+averaged over `DISTANCE_IMAGES` samples of the digit, traced the same way. Figures (`forward_figures`) and sentences
+are computed from those tensors only. `validate_inside` checks a request once, into an
 `InsideRequest`; `DEFAULTS` are the widgets' initial values and `PRESETS` the one-click demos, both for DiT-Tiny/4's
 config (`fitted` moves them into another model's ranges).
 """
@@ -26,6 +27,8 @@ from playground.views.inside import trace as tr
 STEPS = 8  # sampling steps of the trajectory (DPM-Solver++(2M))
 SAMPLER = "dpm++2m"
 INSIDE_SCALE = 4.0  # guidance scale of the trajectory (DiT's sample.py default)
+DISTANCE_IMAGES = 4  # samples of the digit the mean attention distance averages over (one batch: cheap)
+FLAT_PX = 0.25  # a curve moving less than this (or than 2 standard errors, if more) counts as flat
 DEFAULTS = MappingProxyType(
     {"label": 3, "seed": 0, "step": 4, "block": 2, "head": 0, "query_row": 3, "query_col": 3}
 )
@@ -84,9 +87,72 @@ def trajectory(model, label, seed):
         xs.append(state["x_t"][0, 0].clone())
         eps_cond.append(state["eps_cond"][0, 0].clone())
 
-    scale = INSIDE_SCALE if model.null_class is not None else 1.0  # a model without a null row cannot guide
+    scale = INSIDE_SCALE if model.null_class is not None else 1.0  # no null row: no classifier-free guidance
     final = sample_guided(model, [label], [scale], steps=STEPS, seed=seed, sampler=SAMPLER, on_step=keep)
     return torch.stack(xs), torch.stack(eps_cond), final[0, 0], scale
+
+
+@torch.no_grad()
+def attention_distances(model, label, seed, scale):
+    """Mean attention distance `[STEPS, DISTANCE_IMAGES, depth, heads]` in pixels, traced at every step of one
+    guided run of DISTANCE_IMAGES rows of `label` (row 0 starts from the shown trajectory's noise; batched, its last
+    bits may differ, so the shown trajectory is its own run)."""
+    xs = []
+    sample_guided(model, [label] * DISTANCE_IMAGES, [scale], steps=STEPS, seed=seed, sampler=SAMPLER,
+                  on_step=lambda state: xs.append(state["x_t"][0].clone()))
+    x = torch.stack(xs).flatten(0, 1)  # step-major: [STEPS * DISTANCE_IMAGES, C, H, W]
+    t = torch.tensor(sampling_timesteps(STEPS), dtype=torch.float32).repeat_interleave(DISTANCE_IMAGES)
+    rec = tr.trace_forward(model, x, t, torch.full((len(x),), label, dtype=torch.long))
+    distances = tr.patch_distances(model.config.input_size // model.patch_size, model.patch_size)
+    per_block = [tr.mean_attention_distance(tr.attention_weights(b["qkv"], model.num_heads), distances)
+                 for b in rec["blocks"]]
+    return np.stack(per_block, 1).reshape(STEPS, DISTANCE_IMAGES, len(model.blocks), model.num_heads)
+
+
+def curve_shape(curve, tol):
+    """How a curve ordered noisy -> clean moves, judged on every point: "flat" (it spans at most `tol`),
+    "narrows" / "widens" (it never moves the other way by more than `tol`), "U" / "∩" (one turn at an inner
+    extreme, each side monotone within `tol`), else "mixed"."""
+    c = np.asarray(curve, dtype=np.float64)
+
+    def rise(v):  # the largest increase from any point to a later one
+        return max((v[j] - v[:j].min() for j in range(1, len(v))), default=0.0)
+
+    def fall(v):
+        return rise(-v)
+
+    lo, hi = int(np.argmin(c)), int(np.argmax(c))
+    if c[hi] - c[lo] <= tol:
+        return "flat"
+    if rise(c) <= tol:
+        return "narrows"
+    if fall(c) <= tol:
+        return "widens"
+    if 0 < lo < len(c) - 1 and rise(c[: lo + 1]) <= tol and fall(c[lo:]) <= tol:
+        return "U"
+    if 0 < hi < len(c) - 1 and fall(c[: hi + 1]) <= tol and rise(c[hi:]) <= tol:
+        return "∩"
+    return "mixed"
+
+
+def trend_words(curve, ts, tol):
+    """`curve_shape` in words, with the points it rests on (`ts`: the timesteps of the curve's points)."""
+    c = np.asarray(curve, dtype=np.float64)
+    lo, hi = int(np.argmin(c)), int(np.argmax(c))
+    at = lambda i: f"{c[i]:.1f} px at t = {ts[i]}"  # noqa: E731
+    return {
+        "flat": f"flat, within {c.min():.1f}–{c.max():.1f} px from noisy to clean",
+        "narrows": f"more local as the image gets cleaner, {at(0)} to {at(-1)}",
+        "widens": f"wider as the image gets cleaner, {at(0)} to {at(-1)}",
+        "U": f"U-shaped: {at(0)}, down to {at(lo)}, back up to {at(-1)}",
+        "∩": f"∩-shaped: {at(0)}, up to {at(hi)}, back down to {at(-1)}",
+        "mixed": f"no single trend: it moves both ways by more than {tol:.2f} px ({c.min():.1f}–{c.max():.1f} px)",
+    }[curve_shape(c, tol)]
+
+
+def trend_tolerance(se):
+    """The change a distance curve must exceed to count: FLAT_PX, or twice its largest standard error if more."""
+    return max(FLAT_PX, 2 * float(np.max(se)))
 
 
 @torch.no_grad()
@@ -134,10 +200,11 @@ def inside_summary(s):
     g, (qr, qc), b, h, k = s["grid"], s["query"], s["block"], s["head"], s["step"]
     w = s["weights"][k - 1, b, h, qr * g + qc]
     top = _argmax_cell(w, g)
-    dist = s["distance"]  # [steps, depth, heads]
+    dist, se, uniform = s["distance"], s["distance_se"], s["uniform"]  # [steps, depth, heads] mean, its SE; px
     here = dist[k - 1]
     lo, hi = np.unravel_index(np.argmin(here), here.shape), np.unravel_index(np.argmax(here), here.shape)
-    trend = dist[:, b, h]
+    wider = int((here > uniform).sum())
+    tol = trend_tolerance(se[:, b, h])
     writes_attn, writes_mlp, stream = s["writes_attn"], s["writes_mlp"], s["stream"]  # [steps, depth]
     rel = (writes_attn + writes_mlp) / stream
     pos, fresh = s["position"], s["fresh"]
@@ -149,12 +216,14 @@ def inside_summary(s):
         f"- **Attention, block {b} head {h}:** patch (row {qr}, col {qc}) puts its largest weight, {w.max():.3f}, on "
         f"patch (row {top[0]}, col {top[1]}) (a uniform head would give each of the {g * g} patches "
         f"{1 / (g * g):.3f}); {np.sort(w)[::-1][:5].sum():.0%} of its attention goes to its top 5 patches.",
-        f"- **Mean attention distance** at this step runs from {here[lo]:.1f} px (block {lo[0]}, head {lo[1]}) to "
-        f"{here[hi]:.1f} px (block {hi[0]}, head {hi[1]}). For block {b} head {h} it is {trend[0]:.1f} px at "
-        f"t = {s['ts'][0]} and {trend[-1]:.1f} px at t = {s['ts'][-1]}: "
-        + ("about the same from noisy to clean." if abs(trend[-1] - trend[0]) < 0.05 * trend[0]
-           else "more local as the image gets cleaner." if trend[-1] < trend[0]
-           else "wider as the image gets cleaner."),
+        f"- **Mean attention distance** (mean over {s['images']} samples of this digit and seed, the first from "
+        f"the shown one's noise) at this step runs from {here[lo]:.1f} px (block {lo[0]}, head {lo[1]}) to "
+        f"{here[hi]:.1f} px (block {hi[0]}, head {hi[1]}); attending uniformly to all {g * g} patches gives "
+        f"{uniform:.1f} px, "
+        + (f"and {wider} of the {here.size} heads attend wider than that. " if wider
+           else "and every head attends more locally. ")
+        + f"For block {b} head {h}, judged on all {STEPS} steps (a change under {tol:.2f} px, the larger of "
+        f"{FLAT_PX:g} px and 2 standard errors, counts as none): {trend_words(dist[:, b, h], s['ts'], tol)}.",
         f"- **adaLN-Zero at work (step {k}):** the largest attention write is block "
         f"{int(np.argmax(writes_attn[k - 1]))} ({writes_attn[k - 1].max():.2f} per token), the largest MLP write "
         f"block {int(np.argmax(writes_mlp[k - 1]))} ({writes_mlp[k - 1].max():.2f}). Relative to the stream each "
@@ -197,9 +266,9 @@ def inside_view(model, request):
     p, g = model.patch_size, model.config.input_size // model.patch_size
     heads = model.num_heads
     weights = torch.stack([tr.attention_weights(b["qkv"], heads) for b in rec["blocks"]], 1).numpy()
-    distances = tr.patch_distances(g, p)
-    distance = np.stack([tr.mean_attention_distance(torch.from_numpy(weights[:, i]), distances)
-                         for i in range(len(model.blocks))], 1)  # [steps, depth, heads]
+    distances = attention_distances(model, label, seed, scale)  # [steps, images, depth, heads]
+    distance, distance_se = distances.mean(1), distances.std(1, ddof=1) / np.sqrt(DISTANCE_IMAGES)
+    uniform = tr.uniform_attention_distance(g, p)
     writes = [tr.branch_writes(b) for b in rec["blocks"]]
     writes_attn = np.stack([w["attn"].mean(1) for w in writes], 1)  # [steps, depth]
     writes_mlp = np.stack([w["mlp"].mean(1) for w in writes], 1)
@@ -214,6 +283,7 @@ def inside_view(model, request):
     numbers = {
         "grid": g, "p": p, "query": (query_row, query_col), "block": block, "head": head, "step": step,
         "label": label, "seed": seed, "scale": scale, "ts": ts, "weights": weights, "distance": distance,
+        "distance_se": distance_se, "uniform": uniform, "images": DISTANCE_IMAGES,
         "writes_attn": writes_attn, "writes_mlp": writes_mlp, "stream": stream, "fresh": fresh,
         "position": position_facts(model),
         "gates": np.array([[float(b["modulation"]["gate_msa"][k].abs().mean()),
@@ -235,7 +305,7 @@ def inside_view(model, request):
                                                 step_names[k]),
         "attention_t": figs.attention_over_t_figure(xs[:, 0].numpy(), weights[:, block, head, query],
                                                     (query_row, query_col), p, step_names, block, head),
-        "distance": figs.distance_figure(ts, distance),
+        "distance": figs.distance_figure(ts, distance, distance_se, uniform, DISTANCE_IMAGES),
         "writes": figs.writes_figure(ts, writes_attn, writes_mlp, stream),
         "write_maps": figs.write_maps_figure(np.stack([w["attn"][k] for w in writes]),
                                              np.stack([w["mlp"][k] for w in writes]), g, step_names[k]),

@@ -144,24 +144,31 @@ def attention_over_t_figure(xs, maps, query, p, step_names, block, head):
     return plots.figure(data, layout)
 
 
-def distance_figure(ts, distance):
-    """`distance` `[steps, depth, heads]` mean attention distance in pixels, one panel per block."""
+def distance_figure(ts, distance, se, uniform, images):
+    """`distance` `[steps, depth, heads]` mean attention distance in pixels over `images` samples, `se` its standard
+    error, one panel per block, with `uniform` (a head attending to every patch alike) drawn in each."""
     steps, depth, heads = distance.shape
     refs, grid = plots.grid(1, depth, [f"block {b}" for b in range(depth)], hspace=0.025)
     data = []
     for b, ref in enumerate(refs):
         for h in range(heads):
             data.append({"type": "scatter", "x": list(ts), "y": distance[:, b, h].astype(np.float32),
+                         "error_y": {"type": "data", "array": se[:, b, h].astype(np.float32), "thickness": 1},
                          "mode": "lines+markers", "name": f"head {h}", "legendgroup": f"h{h}", "showlegend": b == 0,
                          "line": {"color": HEAD_COLOURS[h % len(HEAD_COLOURS)]},
                          "hovertemplate": f"block {b}, head {h}<br>t = %{{x}}<br>%{{y:.2f}} px<extra></extra>",
                          **ref})
+        data.append({"type": "scatter", "x": [ts[0], ts[-1]], "y": [uniform, uniform], "mode": "lines",
+                     "name": f"uniform attention ({uniform:.1f} px)", "legendgroup": "uniform",
+                     "showlegend": b == 0, "line": {"color": "#888", "dash": "dash", "width": 1.5},
+                     "hovertemplate": f"uniform attention: {uniform:.2f} px<extra></extra>", **ref})
         plots.set_axis(grid, ref["xaxis"], autorange="reversed", title={"text": "t"})
-        plots.set_axis(grid, ref["yaxis"], range=[0, float(distance.max()) * 1.08], matches="y",
-                       showticklabels=b == 0, title={"text": "px" if b == 0 else ""})
+        plots.set_axis(grid, ref["yaxis"], range=[0, max(float((distance + se).max()), uniform) * 1.08],
+                       matches="y", showticklabels=b == 0, title={"text": "px" if b == 0 else ""})
     layout = plots.layout("Mean attention distance against t (noisy → clean)",
-                          "Σ_j w_ij · |pos_i − pos_j| averaged over the queries, in pixels",
-                          height=360, margin={"l": 60, "r": 20, "t": 100, "b": 50},
+                          f"Σ_j w_ij · |pos_i − pos_j| averaged over the queries, in pixels; mean over {images} "
+                          "samples (bars: standard error); dashed: every patch weighted alike",
+                          height=380, margin={"l": 60, "r": 20, "t": 110, "b": 50},
                           legend={"orientation": "h", "y": 0.97, "yanchor": "top", "x": 1, "xanchor": "right",
                                   "yref": "container"}, **grid)
     return plots.figure(data, layout)

@@ -125,6 +125,12 @@ def patch_distances(grid, patch_size):
     return np.hypot(rows[:, None] - rows[None], cols[:, None] - cols[None]) * patch_size
 
 
+def uniform_attention_distance(grid, patch_size):
+    """The mean attention distance of a head that attends uniformly to every patch (itself included): the mean
+    distance in pixels between all pairs of patch centres (14.4 px on DiT-Tiny/4's 7x7 grid of 4-px patches)."""
+    return float(patch_distances(grid, patch_size).mean())
+
+
 def mean_attention_distance(weights, distances):
     """`[N, heads]`: sum_j w_ij d_ij averaged over the queries i, in pixels (ViT's "attention distance")."""
     w = weights.double().numpy()
