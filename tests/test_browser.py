@@ -218,7 +218,7 @@ def test_label_dropout_tab(page):
 def test_classifier_guidance_tab(page):
     open_page(page, "classifier")
     page.locator("#cg-grid img").wait_for(timeout=TIMEOUT_MS)
-    page.get_by_text("Why the guide must see noise").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("What seeing noise changes").wait_for(timeout=TIMEOUT_MS)
     wait_for_plots(page, 4)
     shot(page, "07_classifier_guidance")
 
@@ -259,7 +259,7 @@ def test_every_chapter_and_page_fits_the_bar(page, viewport):
 @pytest.mark.parametrize(("link", "ready"), [("dropout", "#dropout-grid img"), ("decided", "#counterfactual-grid img"),
                                              ("model", "#model-evaluation"), ("guidance", "#cfg-grid img")])
 def test_a_deep_link_opens_its_page_on_its_picture(page, link, ready):
-    linked = page.context.new_page()
+    linked = page.context.browser.new_page(viewport={"width": 1280, "height": 720})
     try:
         linked.goto(f"{page.url.split('?')[0]}?tab={link}", wait_until="domcontentloaded")
         linked.locator(f"{ready}:visible").first.wait_for(timeout=TIMEOUT_MS)  # no click: the link opened it
