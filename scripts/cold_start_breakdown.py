@@ -42,7 +42,7 @@ def main():
     demo = gr.Blocks(title="DiT Playground", fill_width=True)
     phase("gr.Blocks(): gradio builds its app (1st time)")
     with demo:
-        app.build_chapters(demo, model, model_error)
+        app.build_chapters(demo, demo.load, model, model_error)
         phase("our chapters and pages: components and events")
     phase("closing the Blocks: gradio builds its config and app (2nd time)")
     demo.queue(max_size=turns.QUEUE_MAX_SIZE, default_concurrency_limit=turns.VIEW_CONCURRENCY)

@@ -267,3 +267,44 @@ def test_a_deep_link_opens_its_page_on_its_picture(page, link, ready):
         assert linked.get_by_role("tab", name=chapter.label, exact=True).get_attribute("aria-selected") == "true"
     finally:
         linked.close()
+
+
+def test_a_link_sets_the_page_inputs_and_runs_a_demo(page):
+    linked = page.context.browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        linked.goto(f"{page.url.split('?')[0]}?tab=cfg&label=7&scales=0,1,4", wait_until="domcontentloaded")
+        linked.locator("#cfg-grid img:visible").first.wait_for(timeout=TIMEOUT_MS)
+        linked.get_by_text("Class 7", exact=True).first.wait_for(timeout=TIMEOUT_MS)  # opened on the linked inputs
+        assert linked.get_by_label(re.compile("guidance scales")).input_value() == "0,1,4"
+        linked.goto(f"{page.url.split('?')[0]}?tab=cfg&demo=classic-trade-off", wait_until="domcontentloaded")
+        linked.get_by_text(re.compile(r"5 scales, 8 dpm\+\+2m steps")).wait_for(timeout=TIMEOUT_MS)
+        assert linked.get_by_label(re.compile("guidance scales")).input_value() == "0, 1, 2, 4, 8"
+    finally:
+        linked.close()
+
+
+def test_copy_link_gives_the_current_page_and_its_inputs(page):
+    open_page(page, "cfg")
+    page.locator("#cfg-grid img:visible").first.wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Copy link").click()
+    box = page.locator("#link textarea, #link input").first
+    filled = "() => (document.querySelector('#link textarea, #link input') || {}).value?.includes('tab=')"
+    page.wait_for_function(filled, timeout=TIMEOUT_MS)
+    link = box.input_value()
+    assert link.startswith(page.url.split("?")[0] + "?tab=cfg&label=") and "&scales=" in link and "&clip=1" in link
+
+
+def test_presenter_mode_folds_prose_enlarges_figure_text_and_steps_through_demos(page):
+    linked = page.context.browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        linked.goto(f"{page.url.split('?')[0]}?tab=cfg&present=1", wait_until="domcontentloaded")
+        linked.locator("#cfg-grid img:visible").first.wait_for(timeout=TIMEOUT_MS)
+        assert linked.evaluate("document.body.classList.contains('present')")
+        wait_for_plots(linked, 1)
+        sizes = linked.evaluate("[...document.querySelectorAll('.js-plotly-plot text')].filter(e => e.textContent)"
+                                ".map(e => parseFloat(getComputedStyle(e).fontSize))")
+        assert sizes and min(sizes) >= 16
+        linked.locator("body").press("ArrowRight")  # the page's first one-click demo
+        linked.get_by_text(re.compile(r"5 scales, 8 dpm\+\+2m steps")).wait_for(timeout=TIMEOUT_MS)
+    finally:
+        linked.close()

@@ -47,7 +47,8 @@ def test_widgets_start_at_the_views_defaults():
 def test_the_page_opens_on_the_default_sweep_and_its_live_column(random_dit):
     demo, openings = build_page(page, random_dit)
     (opening,) = openings  # the page's first visit shows this kept result
-    assert opening.fn.func is page.cfg_opening and opening.fn.args == (random_dit,) and opening.values == ()
+    assert opening.fn.func is page.cfg_opening and opening.fn.args == (random_dit,)
+    assert opening.values == tuple(view.DEFAULTS.values())  # the page's inputs as they start
     assert len(blocks(demo, gr.Plot)) == 2  # the judge's chart and the trade-off: filled by the opening
     grid, metrics, trajectory, summary, formula, column, line, tradeoff, tradeoff_text = opening.result()
     assert grid is not None and trajectory is not None and metrics is not None and tradeoff is not None
@@ -61,7 +62,7 @@ def test_the_page_opens_on_the_default_sweep_and_its_live_column(random_dit):
 
 
 def test_without_weights_the_page_opens_empty_and_says_so():
-    grid, _, trajectory, summary, formula, column, line, *_ = page.cfg_opening(None)
+    grid, _, trajectory, summary, formula, column, line, *_ = page.cfg_opening(None, *view.DEFAULTS.values())
     assert (grid, trajectory, column) == (None, None, None)
     assert summary == page.NO_MODEL_NOTE and line == page.NO_MODEL_NOTE and "s\\,(" in formula
 
@@ -123,7 +124,7 @@ def test_a_model_without_a_null_class_opens_without_a_sweep_and_says_why(served_
     demo, (opening,) = build_page(page, served_p0)
     grid, metrics, trajectory, summary, _, column, line, tradeoff, _ = opening.result()
     assert (grid, metrics, trajectory, column) == (None, None, None, None) and tradeoff is not None
-    assert summary.startswith("**No default sweep on this model:**") and "no null class" in summary
+    assert summary.startswith("**No sweep to open on this model:**") and "no null class" in summary
     assert line == page.UNGUIDED_LIVE_LINE
 
 
@@ -137,3 +138,12 @@ def test_a_model_without_a_null_class_refuses_guidance_and_samples_s_1(served_p0
     assert image.width > image.height and "**s = 1**" in line
     *_, (grid, metrics, _, summary, _) = page.cfg_sweep(3, "1", 2, 0, 2, "ddim")
     assert grid is not None and "**Class 3**" in summary and "| 1 | 0 |" in summary
+
+
+def test_a_link_s_inputs_open_the_page_on_their_sweep(random_dit):
+    values = {**view.DEFAULTS, "label": 7, "scales": "0, 1"}
+    grid, _, _, summary, _, column, line, *_ = page.cfg_opening(random_dit, *values.values())
+    assert grid is not None and "**Class 7**" in summary
+    assert (column, line) == (None, page.LIVE_PROMPT)  # s = 4 is not in the sweep: no column to cut
+    with pytest.raises(gr.Error, match="guidance scale 99 is outside"):
+        page.cfg_opening(random_dit, *{**values, "scales": "99"}.values())

@@ -2,81 +2,49 @@
 `playground.ui.<chapter>.<page>.build`."""
 
 import importlib
-import json
 import threading
 
 import gradio as gr
 
 from playground.chapters import CHAPTERS
-from playground.ui import openings
+from playground.ui import links, openings
 from playground.ui.serving import get_judge, get_model
 from playground.ui.turns import QUEUE_MAX_SIZE, VIEW_CONCURRENCY
 from playground.ui.widgets import CSS, THEME
 
-INTRO = (
-    "# DiT Playground\n"
-    "How a Diffusion Transformer (Peebles & Xie, 2023) is told **when** it is in the denoising schedule (step t) "
-    "and **what** to draw (the class): a small DiT trained on MNIST, on CPU."
-)
-# `/?tab=ID` opens a chapter or a page as if its tabs were clicked (a click, so the page's first visit fires and it
-# opens on its picture): ids from `playground.chapters`. A chapter's first page opens with its chapter.
-DEEP_LINK_JS = """
-() => {
-  const wanted = new URLSearchParams(window.location.search).get("tab");
-  const path = %s[wanted];
-  if (!path) return;
-  const clickVisible = (id) => {
-    const button = [...document.querySelectorAll(`button[data-tab-id="${id}"]`)].find((b) => b.offsetParent !== null);
-    if (button) button.click();
-    return Boolean(button);
-  };
-  const clickWhenDrawn = (ids, tries) => {
-    if (!ids.length || tries <= 0) return;
-    if (clickVisible(ids[0])) ids = ids.slice(1);
-    setTimeout(() => clickWhenDrawn(ids, tries - 1), 50);
-  };
-  clickWhenDrawn(path, 400);
-}
-"""
-
-
-def deep_link_paths():
-    """`{id: [the tab ids to click, in order]}` for every chapter and page id."""
-    paths = {}
-    for chapter in CHAPTERS:
-        for p, page in enumerate(chapter.pages):
-            paths[page.id] = [chapter.id] + ([page.id] if p else [])
-        paths[chapter.id] = [chapter.id]
-    return paths
-
-
+TITLE = ("**DiT Playground** · how a Diffusion Transformer (Peebles & Xie, 2023) is told **when** (the step t) and "
+         "**what** (the class) · a small DiT trained on MNIST, on CPU")
 # gradio keeps a copy of the page's config and the last outputs of every session it has seen (about 3 MB each
 # here), for the life of the process unless capped: the least recently used sessions beyond the cap are dropped
 # (a dropped session that comes back gets a fresh copy; only its first-visit flags are lost).
 SESSIONS_KEPT = 32
 LAUNCH_KWARGS = {"theme": THEME, "css": CSS, "show_error": True, "state_session_capacity": SESSIONS_KEPT,
-                 "js": DEEP_LINK_JS % json.dumps(deep_link_paths())}
+                 "js": links.PRESENTER_JS}
 
 
 def page_module(chapter, page):
     return importlib.import_module(f"playground.ui.{chapter.id}.{page.id}")
 
 
-def build_chapters(demo, model, model_error):
-    """Inside `demo`'s context: the tab bar of chapters, each a bar of its pages; returns what the pages open on."""
-    opened = []
+def build_chapters(demo, loaded, model, model_error):
+    """Inside `demo`'s context: the tab bar of chapters, each a bar of its pages. `loaded`: the trigger that says the
+    app has loaded (a link's inputs set), which opens the very first page. Returns `(openings, inputs)`: what the
+    pages open on, and each page's endpoint inputs by parameter name (`{page id: {name: component}}`)."""
+    opened, inputs = [], {}
     with gr.Tabs():
         for c, chapter in enumerate(CHAPTERS):
             with gr.Tab(chapter.label, id=chapter.id) as chapter_tab, gr.Tabs():
                 for p, page in enumerate(chapter.pages):
                     with gr.Tab(page.label, id=page.id) as page_tab:
                         # A page is shown when its tab is picked, when its chapter is picked with it first, and
-                        # (the very first page) when the app loads.
+                        # (the very first page) when the app has loaded.
                         shown = [page_tab.select]
                         if p == 0:
-                            shown += [chapter_tab.select] + ([demo.load] if c == 0 else [])
+                            shown += [chapter_tab.select] + ([loaded] if c == 0 else [])
+                        before = set(demo.fns)
                         opened += page_module(chapter, page).build(shown, model, model_error)
-    return opened
+                        inputs[page.id] = links.endpoint_inputs(fn for i, fn in demo.fns.items() if i not in before)
+    return opened, inputs
 
 
 def build_app():
@@ -85,10 +53,11 @@ def build_app():
     model, model_error = get_model()
     get_judge()  # load once now, not on the first sweep
     with gr.Blocks(title="DiT Playground", fill_width=True) as demo:
-        gr.Markdown(INTRO, elem_id="title")
+        bar = links.title_bar(TITLE)
         if model is None:
             gr.Markdown(f"> ⚠️ **The model did not load:** {model_error}")
-        opened = build_chapters(demo, model, model_error)
+        opened, inputs = build_chapters(demo, bar.linked.change, model, model_error)
+        links.wire(demo, bar, inputs)
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=VIEW_CONCURRENCY)
     return demo, opened
 

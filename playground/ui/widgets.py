@@ -1,15 +1,23 @@
 """The look of the app and the widgets and wiring its pages share."""
 
+import re
+
 import gradio as gr
 
 THEME = gr.themes.Soft(text_size="lg")
 CSS = """
 .gradio-container {max-width: 100% !important; padding-top: 4px !important;}
-#title h1 {font-size: 26px; margin: 2px 0 0 0;}
-#title p {margin: 2px 0 4px 0;}
+#title-bar {flex-wrap: nowrap; align-items: center; min-height: 0;}
+#title p {margin: 0; font-size: 17px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;}
 .caps {font-size: 14px !important; color: #555;}
 .big-run {font-size: 20px !important;}
 .nowrap-table th, .nowrap-table td {white-space: nowrap;}
+body.present .fold, body.present .caps {display: none !important;}
+body.present .prose {font-size: 20px !important;}
+body.present .js-plotly-plot text {font-size: 16px !important;}
+body.present .js-plotly-plot text.gtitle {font-size: 22px !important;}
+body.present button.demo {font-size: 20px !important;}
+body.present .image-container img {min-height: 60vh; object-fit: contain;}
 """
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 
@@ -29,6 +37,18 @@ def wire_demos(buttons, presets, fn, inputs, outputs, **event_settings):
                          api_visibility="private", queue=False)
             .then(fn, inputs, outputs, api_visibility="private", **event_settings)
             for name, button in buttons.items()]
+
+
+def slug(name):
+    """A one-click demo's name for links: its words, lower case, joined by hyphens ("When is a 3 decided? (3 → 8)"
+    -> "when-is-a-3-decided-3-8")."""
+    return "-".join(re.findall(r"[a-z0-9]+", name.lower()))
+
+
+def demo_buttons(names):
+    """`{name: gr.Button}` of one-click demos: a link's `&demo=SLUG` and presenter mode's arrow keys find them by
+    their id (`demo-<slug>`) and class (`demo`)."""
+    return {name: gr.Button(name, size="md", elem_id=f"demo-{slug(name)}", elem_classes="demo") for name in names}
 
 
 def plot(**kwargs):

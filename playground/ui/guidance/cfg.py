@@ -16,7 +16,7 @@ from playground.guidance import GuidanceError
 from playground.ui.openings import on_first_visit
 from playground.ui.serving import class_count, get_judge, get_model, require_model
 from playground.ui.turns import LIVE, SAMPLER, SAMPLING_LANE
-from playground.ui.widgets import LATEX, digit_choices, image, plot, user_error, wire_demos
+from playground.ui.widgets import LATEX, demo_buttons, digit_choices, image, plot, user_error, wire_demos
 from playground.views.guidance import cfg as view
 from playground.views.guidance import cfg_tradeoff, live
 from playground.views.guidance.cfg import (
@@ -117,39 +117,42 @@ def live_column(label, scale, samples, seed):
     return out["image"], out["line"]
 
 
-def initial_sweep(model):
-    """`(outputs, None)` of the default sweep, or `(None, why there is none)`: no model, or one that cannot be
-    guided (a model without a null class)."""
+def initial_sweep(model, values):
+    """`(outputs, request, None)` of the sweep of `values` (the page's inputs), or `(None, None, why there is none)`:
+    no model, or one that cannot be guided (a model without a null class). A bad value raises its `gr.Error`."""
     if model is None:
-        return None, NO_MODEL_NOTE
-    request = view.validate_sweep(*DEFAULTS.values(), num_classes=class_count(model))
+        return None, None, NO_MODEL_NOTE
+    request = user_error(view.validate_sweep, *values, num_classes=class_count(model))
     try:
         request.check(model)
     except GuidanceError as e:
-        return None, f"**No default sweep on this model:** {e}"
+        return None, None, f"**No sweep to open on this model:** {e}"
     judge, judge_note = get_judge()
-    return view.sweep_view(model, request, judge=judge, judge_note=judge_note), None
+    return view.sweep_view(model, request, judge=judge, judge_note=judge_note), request, None
 
 
-def initial_column(first):
-    """The live column at `live.LIVE_SCALE`, cut from the opening sweep `first` (the same bytes)."""
-    images = first["images"][view.DEFAULT_SCALES.index(live.LIVE_SCALE)]
-    return live.column_view(images, DEFAULTS["label"], live.LIVE_SCALE, get_judge()[0])
+def initial_column(first, request):
+    """The live column at `live.LIVE_SCALE`, cut from the opening sweep `first` (the same bytes), when the sweep
+    has that scale."""
+    if live.LIVE_SCALE not in request.scales:
+        return {"image": None, "line": LIVE_PROMPT}
+    images = first["images"][request.scales.index(live.LIVE_SCALE)]
+    return live.column_view(images, request.label, live.LIVE_SCALE, get_judge()[0])
 
 
-def cfg_opening(model):
-    """What the page opens on for `model` (None: no weights): the default sweep's grid, metrics, trajectory,
-    summary and formula, its live column and line, and the precomputed all-class trade-off and its text. Without
-    a sweep the summary and the live line say why."""
+def cfg_opening(model, *values):
+    """What the page opens on for `model` (None: no weights) at its inputs' `values` (the defaults, or a link's):
+    the sweep's grid, metrics, trajectory, summary and formula, its live column and line, and the precomputed
+    all-class trade-off and its text. Without a sweep the summary and the live line say why."""
     with SAMPLER.turn():
-        first, note = initial_sweep(model)
+        first, request, note = initial_sweep(model, values)
     tradeoff = cfg_tradeoff.tradeoff_view()
     if first is None:
         line = NO_MODEL_NOTE if model is None else UNGUIDED_LIVE_LINE
         sweep, column = [None, None, None, note, view.cfg_explainer_markdown()], {"image": None, "line": line}
     else:
         sweep = [first[key] for key in ("grid", "metrics", "trajectory", "summary", "formula")]
-        column = initial_column(first)
+        column = initial_column(first, request)
     if model is not None:
         sweep[3] += RUN_NOTE
     return (*sweep, column["image"], column["line"], tradeoff["figure"], tradeoff["markdown"])
@@ -158,7 +161,7 @@ def cfg_opening(model):
 def sweep_controls(model):
     """The sweep's knobs, in the order of `DEFAULTS` and of each preset; the demo buttons; the run button."""
     gr.Markdown("**One-click demos**")
-    demos = {name: gr.Button(name, size="md") for name in PRESETS}
+    demos = demo_buttons(PRESETS)
     label = gr.Radio(digit_choices(class_count(model)), value=DEFAULTS["label"], label="digit to draw")
     scales = gr.Textbox(
         value=DEFAULTS["scales"],
@@ -256,7 +259,7 @@ def build(shown, model, model_error):
     with gr.Accordion("Common confusions about guidance", open=False):
         gr.Markdown(CONFUSIONS.replace("{CLIP}", CLIP_NOTE))
     outputs = [grid, metrics, trajectory, summary, formula]
-    _, opening = on_first_visit(shown, functools.partial(cfg_opening, model), [],
+    _, opening = on_first_visit(shown, functools.partial(cfg_opening, model), inputs,
                                 [*outputs, live_image, live_line, *tradeoff], **SAMPLING_LANE)
     wire(inputs, outputs, exports, demos, run, (live_scale, live_image, live_line))
     return [opening]

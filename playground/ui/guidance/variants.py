@@ -8,7 +8,7 @@ from playground.checkpoint import CheckpointError
 from playground.ui.openings import on_first_visit
 from playground.ui.serving import checkpoint, class_count, get_judge, require_model
 from playground.ui.turns import SAMPLER, SAMPLING_LANE
-from playground.ui.widgets import digit_choices, image, plot, user_error, wire_demos
+from playground.ui.widgets import demo_buttons, digit_choices, image, plot, user_error, wire_demos
 from playground.views.guidance import variants as view
 from playground.views.guidance.cfg import SCALE_RANGE
 from playground.views.guidance.curves import load_tradeoff
@@ -55,7 +55,7 @@ def build(shown, model, model_error):
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             gr.Markdown("**One-click demos**")
-            preset_buttons = {name: gr.Button(name, size="md") for name in LAB_PRESETS}
+            preset_buttons = demo_buttons(LAB_PRESETS)
             label = gr.Dropdown(choices, value=LAB_DEFAULTS["label"], label="digit")
             with gr.Row():
                 seed = gr.Number(value=LAB_DEFAULTS["seed"], precision=0, minimum=0, label="seed")

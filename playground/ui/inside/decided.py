@@ -9,7 +9,7 @@ from playground.model import DiTConfig
 from playground.ui.openings import on_first_visit
 from playground.ui.serving import class_count, get_judge, get_model, require_model
 from playground.ui.turns import SAMPLER, SAMPLING_LANE
-from playground.ui.widgets import digit_choices, image, plot, user_error, wire_demos
+from playground.ui.widgets import demo_buttons, digit_choices, image, plot, user_error, wire_demos
 from playground.views.inside import decided as cf
 
 PROGRESS = gr.Progress()  # gradio passes this default instance to the handler (its documented idiom)
@@ -55,7 +55,7 @@ def build(shown, model, model_error):
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             gr.Markdown("**One-click demos**")
-            demos = {name: gr.Button(name, size="md") for name in presets}
+            demos = demo_buttons(presets)
             experiment = gr.Radio(list(cf.EXPERIMENTS), value=d["experiment"], label="experiment")
             run = gr.Button("Run", variant="primary", elem_classes="big-run")
             with gr.Row():

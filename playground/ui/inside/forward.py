@@ -9,7 +9,7 @@ from playground.model import DiTConfig
 from playground.ui.openings import on_first_visit
 from playground.ui.serving import class_count, require_model
 from playground.ui.turns import SAMPLER, SAMPLING_LANE
-from playground.ui.widgets import digit_choices, plot, user_error, wire_demos
+from playground.ui.widgets import demo_buttons, digit_choices, plot, user_error, wire_demos
 from playground.views.inside import forward as inside
 
 INTRO = (
@@ -56,7 +56,7 @@ def build(shown, model, model_error):
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             gr.Markdown("**One-click demos**")
-            demos = {name: gr.Button(name, size="md") for name in inside.PRESETS}
+            demos = demo_buttons(inside.PRESETS)
             label = gr.Radio(digit_choices(class_count(model)), value=d["label"], label="digit")
             seed = gr.Number(value=d["seed"], precision=0, minimum=0, label="seed")
             step = gr.Dropdown(step_choices(), value=d["step"], label="step of the trajectory")
