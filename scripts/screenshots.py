@@ -73,11 +73,13 @@ def first_picture(page, page_id):
         return False
 
 
-def visit_every_page(page, out):
-    """Open each page by its tabs; save its first screen; return its table row."""
+def visit_every_page(page, out, only=None):
+    """Open each page (or those of `only`) by its tabs; save its first screen; return its table row."""
     rows = []
     for chapter in CHAPTERS:
         for shown in chapter.pages:
+            if only and shown.id not in only:
+                continue
             t0 = time.perf_counter()
             open_page(page, chapter, shown)
             seconds = f"{time.perf_counter() - t0:.2f}" if first_picture(page, shown.id) else "none"
@@ -107,7 +109,9 @@ def check_deep_links(browser, url):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
-    out = Path(parser.parse_args().out)
+    parser.add_argument("--pages", nargs="+", default=None, help="only these page ids (and no deep-link check)")
+    args = parser.parse_args()
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with running_app(out / "app.log") as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -117,8 +121,9 @@ def main():
         print(wait_for_openings(out / "app.log"), flush=True)  # visit the pages as a visitor after the warm-up would
         print("| page | prose words, first screen | largest picture, share of first screen | click to picture, s "
               "| height, screens | wider than their box |\n|---|---|---|---|---|---|", flush=True)
-        visit_every_page(page, out)
-        check_deep_links(browser, url)
+        visit_every_page(page, out, args.pages)
+        if not args.pages:
+            check_deep_links(browser, url)
         browser.close()
     (out / "app.log").unlink()
 

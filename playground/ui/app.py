@@ -12,8 +12,7 @@ from playground.ui.serving import get_judge, get_model
 from playground.ui.turns import QUEUE_MAX_SIZE, VIEW_CONCURRENCY
 from playground.ui.widgets import CSS, THEME
 
-TITLE = ("**DiT Playground** · how a Diffusion Transformer (Peebles & Xie, 2023) is told **when** (the step t) and "
-         "**what** (the class) · a small DiT trained on MNIST, on CPU")
+TITLE = "**DiT Playground** · how a Diffusion Transformer is told **when** (the step t) and **what** (the class)"
 # gradio keeps a copy of the page's config and the last outputs of every session it has seen (about 3 MB each
 # here), for the life of the process unless capped: the least recently used sessions beyond the cap are dropped
 # (a dropped session that comes back gets a fresh copy; only its first-visit flags are lost).

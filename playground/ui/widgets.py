@@ -51,6 +51,13 @@ def demo_buttons(names):
     return {name: gr.Button(name, size="md", elem_id=f"demo-{slug(name)}", elem_classes="demo") for name in names}
 
 
+def fold(title="The numbers behind it"):
+    """A fold that starts closed, for what a page's picture does not need on the first screen: tables, formulas,
+    code, caps ("The numbers behind it") and settings beyond the primary ones ("More settings"). Presenter mode
+    hides folds."""
+    return gr.Accordion(title, open=False, elem_classes="fold")
+
+
 def plot(**kwargs):
     return gr.Plot(show_label=False, **kwargs)
 
