@@ -27,7 +27,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 VIEWPORT = {"width": 1280, "height": 720}
 READY = {  # page id -> a selector that appears once the page shows its result
     "decided": "#counterfactual-grid img", "cfg": "#cfg-grid img", "variants": "#lab-grid img",
-    "dropout": "#dropout-grid img", "classifier": "#cg-grid img", "model": "#model-evaluation",
+    "dropout": "#dropout-grid img", "classifier": "#cg-grid img", "model": "#model-grid img",
 }
 WAIT_MS = 90_000
 # What the first screen (the viewport, scrolled to the top) holds: visible prose words, the largest picture's
@@ -38,7 +38,7 @@ FIRST_SCREEN = """() => {
                           Math.max(0, Math.min(r.bottom, H) - Math.max(r.top, 0));
   let words = 0;
   for (const block of document.querySelectorAll('.prose')) {
-    if (!shown(block)) continue;
+    if (!shown(block) || block.parentElement.closest('.prose')) continue;  // gradio nests .prose: count once
     const walker = document.createTreeWalker(block, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
       const range = document.createRange();

@@ -87,17 +87,24 @@ def broken_cells(page, selector):
 
 
 def test_first_tab_renders_on_load(page):
-    wait_for_plots(page, 3)
+    wait_for_plots(page, 1)
     heatmap = page.locator(".js-plotly-plot").first
     assert "Each t becomes 256 numbers" in heatmap.inner_text()
     assert heatmap.locator(".hm, image").count() >= 1  # the heatmap layer was drawn
-    assert page.get_by_text("One batch of t through the embedder").is_visible()
     box = heatmap.bounding_box()
     assert box["width"] > 700 and box["y"] < 720  # large, and starts on the first screen
+    grid = page.locator("#flavour-grid img")
+    grid.wait_for(timeout=TIMEOUT_MS)
+    assert grid.bounding_box()["y"] > box["y"] + box["height"] - 1  # the flavour check right under the heatmap
+    assert not page.get_by_text("One batch of t through the embedder").is_visible()  # in its fold, closed
+    page.get_by_text("The numbers behind it").filter(visible=True).first.click()
+    page.get_by_text("One batch of t through the embedder").wait_for(timeout=TIMEOUT_MS)
     shot(page, "01_timestep_embedding")
 
 
 def test_embedding_knobs_update_the_views(page):
+    """The flavour beside the heatmap, the inspector in the fold the test above opened, max_period in "More
+    settings" committed by leaving the box."""
     page.get_by_label("diffusers", exact=True).check()
     page.wait_for_function(
         "document.querySelector('.js-plotly-plot').innerText.includes('sin half first')", timeout=TIMEOUT_MS
@@ -112,15 +119,27 @@ def test_embedding_knobs_update_the_views(page):
     page.wait_for_function(
         "document.querySelector('.js-plotly-plot').innerText.includes('DiT: cos half first')", timeout=TIMEOUT_MS
     )
+    page.get_by_text("More settings").filter(visible=True).first.click()
+    max_period = page.get_by_label("max_period", exact=True)
+    max_period.fill("5000")
+    max_period.press("Tab")  # a blur, no Enter
+    page.wait_for_function(
+        "document.querySelector('.js-plotly-plot').innerText.includes('max_period 5000')", timeout=TIMEOUT_MS
+    )
 
 
 def test_mlp_and_adaln_pages(page):
     open_page(page, "mlp")
+    wait_for_plots(page, 2)
+    titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
+    assert any("principal components (2-D)" in t for t in titles) and any("signal level" in t for t in titles)
+    assert not any("before and after the MLP" in t for t in titles)  # in the fold, closed
+    shot(page, "02_mlp")
+    page.get_by_text("The numbers behind it").filter(visible=True).first.click()
     page.get_by_text("One step against the whole path:").wait_for(timeout=TIMEOUT_MS)
-    wait_for_plots(page, 4)
+    wait_for_plots(page, 6)
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
     assert any("before and after the MLP" in t for t in titles)
-    shot(page, "02_mlp")
     open_page(page, "adaln")
     wait_for_plots(page, 2)
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
@@ -130,14 +149,21 @@ def test_mlp_and_adaln_pages(page):
 
 def test_forward_and_decided_pages(page):
     open_page(page, "forward")
-    wait_for_plots(page, 4)
+    wait_for_plots(page, 2)  # the data's path and attention; the rest sits in closed folds
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
-    assert any("noisy to clean" in t for t in titles)
+    assert any("pixels → tokens → 6 blocks → tokens → noise" in t for t in titles)
+    assert any("in every block and head" in t for t in titles)
+    assert page.locator("#forward-path").bounding_box()["y"] < 720  # on the first screen
     shot(page, "03_forward")
     open_page(page, "decided")
     grid = page.locator("#counterfactual-grid img")
     grid.wait_for(timeout=TIMEOUT_MS)
     assert grid.evaluate("img => img.complete && img.naturalWidth > 200")
+    assert grid.bounding_box()["y"] < 720
+    assert not page.get_by_label("cut by").is_visible()  # only the chosen experiment's parameters
+    page.get_by_label("lie about t").check()
+    page.get_by_label("offset / constant").wait_for(timeout=TIMEOUT_MS)
+    assert not page.get_by_label("switch to").is_visible()
     shot(page, "03b_decided")
 
 
@@ -147,24 +173,31 @@ def test_the_guidance_tab_opens_on_a_result(page):
     grid.wait_for(timeout=TIMEOUT_MS)  # no click on Sample or a demo
     assert grid.evaluate("img => img.complete && img.naturalWidth > 200")
     assert grid.bounding_box()["y"] < 720  # on the first screen
-    assert page.get_by_text("Class 3", exact=True).count() >= 1  # the default sweep's summary
+    assert "then grows" in page.locator("#cfg-caption").inner_text()  # the caption computed from the curve
+    assert page.locator("#cfg-exports:visible").count() == 0  # the export box waits for a sweep
+    numbers = page.get_by_text("The numbers behind it", exact=True).filter(visible=True)
+    numbers.click()  # the default sweep's summary sits in a fold
+    page.get_by_text("Class 3", exact=True).first.wait_for(timeout=TIMEOUT_MS)
     assert broken_cells(page, "#cfg-summary th, #cfg-summary td") == []
+    numbers.click()
 
 
 def test_cfg_tab_runs_a_sweep(page):
     open_page(page, "cfg")
     page.get_by_role("button", name="Sample", exact=True).wait_for(timeout=TIMEOUT_MS)
-    page.get_by_text("w = s − 1").first.wait_for(timeout=TIMEOUT_MS)  # the formula, re-drawn when the opening lands
+    page.locator("#cfg-live-line").get_by_text("the judge reads").wait_for(timeout=TIMEOUT_MS)  # the opening landed
     shot(page, "03_cfg_before")
     page.get_by_role("button", name="Classic trade-off").click()
     page.locator("#cfg-grid img").wait_for(timeout=TIMEOUT_MS)
-    page.locator("#cfg-trajectory img").wait_for(timeout=TIMEOUT_MS)
-    # the tab opens on the default sweep (6 scales); wait for the demo's own summary (5 scales)
-    page.get_by_text(re.compile(r"5 scales, 8 dpm\+\+2m steps")).wait_for(timeout=TIMEOUT_MS)
+    page.locator("#cfg-exports").get_by_text(re.compile(r"\.gif")).wait_for(timeout=TIMEOUT_MS)  # for slides
     assert page.get_by_label(re.compile("guidance scales")).input_value() == "0, 1, 2, 4, 8"
     grid = page.locator("#cfg-grid img")
     assert grid.evaluate("img => img.complete && img.naturalWidth > 200")
-    page.locator("#cfg-exports").get_by_text(re.compile(r"\.gif")).wait_for(timeout=TIMEOUT_MS)  # for slides
+    for fold in ("The numbers behind it", "Denoising, step by step"):  # the summary and the trajectory sit in folds
+        page.get_by_text(fold, exact=True).filter(visible=True).click()
+    page.locator("#cfg-trajectory img").wait_for(timeout=TIMEOUT_MS)
+    # the tab opens on the default sweep (6 scales): the demo's own summary has 5
+    page.get_by_text(re.compile(r"5 scales, 8 dpm\+\+2m steps")).wait_for(timeout=TIMEOUT_MS)
     shot(page, "03_cfg_sweep")
 
 
@@ -177,6 +210,11 @@ def test_cfg_live_slider_resamples_one_column_without_a_click(page):
     page.locator("#cfg-live-line").get_by_text("s = 7.5").wait_for(timeout=TIMEOUT_MS)
     assert page.locator("#cfg-live-column img").get_attribute("src") != before
     shot(page, "03c_cfg_live")
+    grid = page.locator("#cfg-grid img").get_attribute("src")
+    page.get_by_role("radio", name="5", exact=True).filter(visible=True).check()  # a new digit: the sweep re-runs
+    # and once it is drawn the live column follows it, at the slider's scale
+    page.locator("#cfg-live-line").get_by_text(re.compile(r"s = 7\.5.* as 5")).wait_for(timeout=TIMEOUT_MS)
+    assert page.locator("#cfg-grid img").get_attribute("src") != grid
 
 
 def test_cfg_bad_scales_show_a_readable_error(page):
@@ -192,15 +230,24 @@ def test_cfg_bad_scales_show_a_readable_error(page):
 
 def test_step_and_variants_pages(page):
     open_page(page, "step")
-    wait_for_plots(page, 2)
+    wait_for_plots(page, 1)  # the panels; the rest sits in closed folds
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
     assert any(t.startswith("Step 4 of 8") for t in titles)
     shot(page, "05_step")
+    page.get_by_text("The reference's code: forward_with_cfg", exact=True).filter(visible=True).first.click()
+    code = page.locator("pre:visible", has_text="half_eps = uncond_eps").first
+    code.wait_for(timeout=TIMEOUT_MS)
+    assert code.evaluate("e => getComputedStyle(e).overflowX") == "auto"  # a long line scrolls inside its box
+    assert code.evaluate("e => e.getBoundingClientRect().right") <= page.viewport_size["width"]
     open_page(page, "variants")
     page.locator("#lab-grid img").wait_for(timeout=TIMEOUT_MS)
-    wait_for_plots(page, 3)
+    wait_for_plots(page, 2)  # the trade-off curves under the grid
+    page.get_by_text("The numbers behind it", exact=True).filter(visible=True).first.click()
+    wait_for_plots(page, 3)  # the interval on the noise schedule, in the fold
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
     assert any("steps guided" in t for t in titles)
+    matched = page.locator("table:visible", has_text="scale reaching it").first
+    assert matched.evaluate("e => getComputedStyle(e).overflowX") == "auto"  # the Frechet column stays reachable
     shot(page, "05b_variants")
     page.get_by_role("button", name="Steer a 7 away from 1").click()
     page.get_by_text("negative class 1", exact=False).first.wait_for(timeout=TIMEOUT_MS)
@@ -210,26 +257,40 @@ def test_step_and_variants_pages(page):
 def test_label_dropout_tab(page):
     open_page(page, "dropout")
     page.locator("#dropout-grid img").wait_for(timeout=TIMEOUT_MS)
-    page.get_by_text("no CFG (no null row)").first.wait_for(timeout=TIMEOUT_MS)
-    wait_for_plots(page, 3)
+    assert page.locator("#dropout-grid img").bounding_box()["y"] < 720  # the hero, on the first screen
     shot(page, "06_label_dropout")
+    page.get_by_text("The numbers behind it", exact=True).filter(visible=True).first.click()
+    page.get_by_text("no CFG (no null row)").first.wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("What the null class learned", exact=True).filter(visible=True).first.click()
+    page.get_by_text("The companions against CFG and autoguidance", exact=True).filter(visible=True).first.click()
+    wait_for_plots(page, 3)
 
 
 def test_classifier_guidance_tab(page):
     open_page(page, "classifier")
     page.locator("#cg-grid img").wait_for(timeout=TIMEOUT_MS)
-    page.get_by_text("What seeing noise changes").wait_for(timeout=TIMEOUT_MS)
-    wait_for_plots(page, 4)
+    assert page.locator("#cg-grid img").bounding_box()["y"] < 720  # the hero, on the first screen
     shot(page, "07_classifier_guidance")
+    page.get_by_text("The numbers behind it", exact=True).filter(visible=True).first.click()
+    page.get_by_text("What seeing noise changes").wait_for(timeout=TIMEOUT_MS)
+    for fold in ("Accuracy against variety, and distance to real digits",
+                 "What each guide asks of ε, and where the classifier can read the digit"):
+        page.get_by_text(fold, exact=True).filter(visible=True).first.click()
+    wait_for_plots(page, 4)
 
 
 def test_model_tab(page):
     open_page(page, "model")
+    page.locator("#model-grid img").wait_for(timeout=TIMEOUT_MS)  # what the model draws, beside its loss curve
+    wait_for_plots(page, 1)
+    titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
+    assert any("Training loss" in t for t in titles)
+    shot(page, "04_model")
+    page.get_by_text("The label table and the null class", exact=True).filter(visible=True).first.click()
     page.get_by_text("How one network learned").wait_for(timeout=TIMEOUT_MS)
     wait_for_plots(page, 2)
     titles = page.locator(".js-plotly-plot:visible .gtitle").all_text_contents()
-    assert any("Training loss" in t for t in titles) and any("label table" in t for t in titles)
-    shot(page, "04_model")
+    assert any("label table" in t for t in titles)
 
 
 def test_no_javascript_errors(page):
@@ -238,6 +299,9 @@ def test_no_javascript_errors(page):
 
 def test_the_model_tabs_evaluation_table_keeps_every_cell_on_one_line(page):
     open_page(page, "model")
+    if not page.locator("#model-evaluation").is_visible():  # its fold starts closed
+        fold = "Evaluation: the judge's table per guidance scale"
+        page.get_by_text(fold, exact=True).filter(visible=True).first.click()
     assert broken_cells(page, "#model-evaluation th, #model-evaluation td") == []
 
 
@@ -257,7 +321,7 @@ def test_every_chapter_and_page_fits_the_bar(page, viewport):
 
 
 @pytest.mark.parametrize(("link", "ready"), [("dropout", "#dropout-grid img"), ("decided", "#counterfactual-grid img"),
-                                             ("model", "#model-evaluation"), ("guidance", "#cfg-grid img")])
+                                             ("model", "#model-grid img"), ("guidance", "#cfg-grid img")])
 def test_a_deep_link_opens_its_page_on_its_picture(page, link, ready):
     linked = page.context.browser.new_page(viewport={"width": 1280, "height": 720})
     try:
@@ -274,10 +338,12 @@ def test_a_link_sets_the_page_inputs_and_runs_a_demo(page):
     try:
         linked.goto(f"{page.url.split('?')[0]}?tab=cfg&label=7&scales=0,1,4", wait_until="domcontentloaded")
         linked.locator("#cfg-grid img:visible").first.wait_for(timeout=TIMEOUT_MS)
-        linked.get_by_text("Class 7", exact=True).first.wait_for(timeout=TIMEOUT_MS)  # opened on the linked inputs
+        linked.locator("#cfg-live-line").get_by_text(re.compile("as 7")).wait_for(timeout=TIMEOUT_MS)  # linked digit
         assert linked.get_by_label(re.compile("guidance scales")).input_value() == "0,1,4"
         linked.goto(f"{page.url.split('?')[0]}?tab=cfg&demo=classic-trade-off", wait_until="domcontentloaded")
-        linked.get_by_text(re.compile(r"5 scales, 8 dpm\+\+2m steps")).wait_for(timeout=TIMEOUT_MS)
+        # the demo's sweep (digit 3, seed 0, 8 dpm++2m steps) drawn: its files for slides
+        linked.locator("#cfg-exports").get_by_text(re.compile("cfg_3_seed0_8dpmpp2m_")).first.wait_for(
+            timeout=TIMEOUT_MS)
         assert linked.get_by_label(re.compile("guidance scales")).input_value() == "0, 1, 2, 4, 8"
     finally:
         linked.close()
@@ -304,7 +370,8 @@ def test_presenter_mode_folds_prose_enlarges_figure_text_and_steps_through_demos
         sizes = linked.evaluate("[...document.querySelectorAll('.js-plotly-plot text')].filter(e => e.textContent)"
                                 ".map(e => parseFloat(getComputedStyle(e).fontSize))")
         assert sizes and min(sizes) >= 16
-        linked.locator("body").press("ArrowRight")  # the page's first one-click demo
-        linked.get_by_text(re.compile(r"5 scales, 8 dpm\+\+2m steps")).wait_for(timeout=TIMEOUT_MS)
+        linked.locator("body").press("ArrowRight")  # the page's first one-click demo: its sweep's files appear
+        linked.locator("#cfg-exports").get_by_text(re.compile("cfg_3_seed0_8dpmpp2m_")).first.wait_for(
+            timeout=TIMEOUT_MS)
     finally:
         linked.close()

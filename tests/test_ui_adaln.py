@@ -19,6 +19,14 @@ def notes(demo):
     return [b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown)]
 
 
+def in_closed_fold(block):
+    while block is not None:
+        if isinstance(block, gr.Accordion) and block.open is False:
+            return True
+        block = block.parent
+    return False
+
+
 def test_class_choices_come_from_the_model_config():
     model = DiT(hidden_size=32, depth=1, num_heads=2, num_classes=4).eval()
     demo, _ = build_page(page, model)
@@ -43,6 +51,10 @@ def test_the_page_opens_on_the_default_class_and_its_event_is_private(shipped):
     assert summary == view["summary"] and class_effect.to_json() == view["class_effect"].to_json()
     assert "class 3 minus the null class ∅" in class_effect.layout.title.text
     assert all(fn.api_visibility == "private" for fn in demo.fns.values())
+    plots = [b for b in demo.blocks.values() if isinstance(b, gr.Plot)]
+    assert [in_closed_fold(b) for b in plots] == [False, False]  # the two figures open the page
+    (summary_block,) = [b for b in demo.blocks.values() if isinstance(b, gr.Markdown) and b.value == "*Computing…*"]
+    assert in_closed_fold(summary_block)  # the sentences wait in a fold that starts closed
     with pytest.raises(gr.Error, match="class label must be between 0 and 10, got 12"):
         page.adaln_page(12)
 

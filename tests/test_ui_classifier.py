@@ -1,9 +1,10 @@
-"""The page "Classifier guidance": one documented endpoint, a private opening, the classifier from the one checkpoint
-loader, and a served model without a null class said in the page and in the endpoint's answer."""
+"""The page "Classifier guidance": one documented endpoint, a private opening, the grid beside three controls and the
+rest in folds that start closed, the digit and a committed seed re-running the comparison, the classifier from the
+one checkpoint loader, and a served model without a null class said in the page and in the endpoint's answer."""
 
 import gradio as gr
 import pytest
-from view_helpers import build_page
+from view_helpers import build_page, components
 
 from playground.assets import COMPANIONS
 from playground.ui import serving
@@ -36,6 +37,37 @@ def test_one_endpoint_and_an_opening_at_the_starting_inputs(monkeypatch):
     assert view.NO_NULL_CLASS not in markdown(demo)
 
 
+def ancestors(block):
+    while block.parent is not None:
+        block = block.parent
+        yield block
+
+
+def beside_the_grid(demo):
+    grid = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "cg-grid")
+    column = grid.parent.parent.children[1]
+    return grid, [b for b in demo.blocks.values() if column in ancestors(b) and isinstance(b, gr.components.Component)]
+
+
+def test_the_grid_opens_beside_three_controls_and_the_rest_is_folded(monkeypatch):
+    demo, _ = build_page(page, serve(monkeypatch, "0.5"))
+    grid, shown = beside_the_grid(demo)
+    assert [type(b) for b in shown] == [gr.Markdown, gr.Dropdown, gr.Textbox, gr.Button]
+    assert shown[0].value == page.CAPTION and len(page.CAPTION.split()) <= 30
+    assert shown[2].label.startswith("classifier scales g")
+    folds = components(demo, gr.Accordion)
+    assert {"More settings", "The numbers behind it"} <= set(folds) and not any(f.open for f in folds.values())
+    settings = [b for b in demo.blocks.values() if folds["More settings"] in ancestors(b) and hasattr(b, "label")]
+    assert {b.label for b in settings} >= {"seed", "samples"} and any(b.label.startswith("CFG scales s")
+                                                                       for b in settings)
+    [fn] = public(demo)
+    assert all(any(isinstance(a, gr.Accordion) for a in ancestors(o)) for o in fn.outputs if o is not grid)
+    triggers = {(demo.blocks[block_id], event) for f in demo.fns.values() if f.fn is page.classifier_guidance
+                for block_id, event in f.targets}
+    label, seed = components(demo, gr.Dropdown)["digit"], components(demo, gr.Number)["seed"]
+    assert {(label, "input"), (seed, "submit"), (seed, "blur")} <= triggers and (seed, "change") not in triggers
+
+
 @pytest.mark.parametrize("rate", ["0.1", "0.5"])
 def test_a_served_companion_with_a_null_class_is_guided(monkeypatch, rate):
     serve(monkeypatch, rate)
@@ -52,7 +84,7 @@ def test_the_intro_says_what_cfg_s_difference_is():
 
 def test_a_served_model_without_a_null_class_is_said_not_raised(monkeypatch):
     demo, openings = build_page(page, serve(monkeypatch, "0"))
-    assert openings == [] and view.NO_NULL_CLASS in markdown(demo)
+    assert openings == [] and view.NO_NULL_CLASS in beside_the_grid(demo)[1][0].value  # where the caption is
     assert [fn.api_name for fn in public(demo)] == ["classifier_guidance"]
     with pytest.raises(gr.Error, match="no null class and no unconditional prediction"):
         page.classifier_guidance(3, 0, 2, "4", "2", progress=None)

@@ -37,6 +37,48 @@ def test_widgets_follow_the_defaults_and_the_config():
     assert buttons(demo)[:len(cf.presets(model.config))] == list(cf.presets(model.config))
 
 
+def fold_of(component):
+    parent = component.parent
+    while parent is not None and not isinstance(parent, gr.Accordion):
+        parent = parent.parent
+    return parent
+
+
+def test_only_the_chosen_experiments_parameters_are_shown():
+    """At the start only the switch's digit is shown; choosing an experiment (by hand or by a demo) shows its own
+    parameters and hides the others'."""
+    demo, _ = build_page(page, DiT(hidden_size=32, depth=3, num_heads=2, num_classes=10).eval())
+    own = {"switch to", "cut by", "blocks (0..2)", "lie: t' =", "offset / constant"}
+    shown = {b.label for b in demo.blocks.values() if getattr(b, "label", None) in own and b.visible}
+    assert shown == {"switch to"}
+    (toggle,) = [fn for fn in demo.fns.values() if fn.fn is page.shown_parameters]
+    assert [(demo.blocks[b].label, event) for b, event in toggle.targets] == [("experiment", "change")]
+    labels = [b.label for b in toggle.outputs]
+    for experiment, expected in [("cut a route", {"cut by", "blocks (0..2)"}),
+                                 ("lie about t", {"lie: t' =", "offset / constant"}),
+                                 ("switch the label", {"switch to"})]:
+        updates = page.shown_parameters(experiment)
+        assert {label for label, update in zip(labels, updates, strict=True) if update["visible"]} == expected
+
+
+def test_folds_start_closed_and_the_digit_and_committed_numbers_run():
+    demo, _ = build_page(page, DiT(hidden_size=32, depth=3, num_heads=2).eval())
+    folds = [b for b in demo.blocks.values() if isinstance(b, gr.Accordion)]
+    assert len(folds) == 2 and all(fold.open is False for fold in folds)
+    (endpoint,) = [fn for fn in demo.fns.values() if fn.api_name == "counterfactual"]
+    picture, figure, summary = endpoint.outputs
+    assert fold_of(picture) is None and fold_of(figure) is None and fold_of(summary) is not None
+    assert page.INTRO in markdowns(demo) and len(page.CAPTION.split()) <= 30
+    triggers = {(demo.blocks[b].label, event) for b, event in endpoint.targets}
+    assert {("digit drawn", "input"), ("switch to", "input"), ("experiment", "input"), ("seed", "submit"),
+            ("seed", "blur"), ("offset / constant", "submit"), ("offset / constant", "blur"),
+            ("blocks (0..2)", "blur")} <= triggers
+    assert not any(event == "change" for _, event in triggers)  # a demo's fill-in starts no run of its own
+    first_screen = [b.label for b in demo.blocks.values() if isinstance(b, gr.components.FormComponent)
+                    and b.label and b.visible and fold_of(b) is None]
+    assert first_screen == ["experiment", "digit drawn", "switch to"]
+
+
 def test_the_intro_says_what_each_cut_can_show():
     """Only the null-label cut shows which blocks carry the class; zeroing gates removes whole blocks."""
     assert "handing blocks the null label shows which carry the class" in page.INTRO

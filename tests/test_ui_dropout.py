@@ -1,9 +1,10 @@
-"""The page "Label dropout": one documented endpoint, a private opening, the companions from the one checkpoint
-loader (a missing one named in plain words), and the page working with each companion served as the model."""
+"""The page "Label dropout": one documented endpoint, a private opening, the grid beside three controls and the rest in
+folds that start closed, the digit and a committed seed re-sampling, the companions from the one checkpoint loader (a
+missing one named in plain words), and the page working with each companion served as the model."""
 
 import gradio as gr
 import pytest
-from view_helpers import build_page
+from view_helpers import build_page, components
 
 from playground.assets import COMPANIONS
 from playground.ui import serving
@@ -25,6 +26,37 @@ def test_one_endpoint_and_an_opening_at_the_starting_inputs(monkeypatch):
     [opening] = openings
     assert opening.fn is page.label_dropout and opening.values == tuple(DEFAULTS.values())
     assert build_page(page, None, "no weights here")[1] == []
+
+
+def test_the_grid_opens_beside_three_controls_and_the_rest_is_folded(monkeypatch):
+    demo, _ = build_page(page, serve(monkeypatch, "0.1"))
+    folds = components(demo, gr.Accordion)
+    assert folds and not any(fold.open for fold in folds.values())
+    assert {"More settings", "The numbers behind it"} <= set(folds)
+    grid = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "dropout-grid")
+    beside = grid.parent.parent.children[1]  # the column right of the grid
+    shown = [b for b in demo.blocks.values() if beside in ancestors(b) and isinstance(b, gr.components.Component)]
+    assert [type(b) for b in shown] == [gr.Markdown, gr.Dropdown, gr.Textbox, gr.Button]
+    assert shown[0].value == page.CAPTION and len(page.CAPTION.split()) <= 30
+    for name in ("seed", "samples"):
+        assert folds["More settings"] in ancestors(components(demo, gr.Number | gr.Slider)[name])
+    outputs = next(fn for fn in demo.fns.values() if fn.api_name == "label_dropout").outputs
+    assert all(any(isinstance(a, gr.Accordion) for a in ancestors(o)) for o in outputs if o is not grid)
+
+
+def ancestors(block):
+    while block.parent is not None:
+        block = block.parent
+        yield block
+
+
+def test_the_digit_and_a_committed_seed_resample(monkeypatch):
+    demo, _ = build_page(page, serve(monkeypatch, "0.1"))
+    label, seed = components(demo, gr.Dropdown)["digit"], components(demo, gr.Number)["seed"]
+    triggers = {(demo.blocks[block_id], event) for fn in demo.fns.values() if fn.fn is page.label_dropout
+                for block_id, event in fn.targets}
+    assert {(label, "input"), (seed, "submit"), (seed, "blur")} <= triggers
+    assert (seed, "change") not in triggers  # not a sampling run per keystroke
 
 
 def test_the_intro_says_which_guidance_needs_the_null_row_and_how_dropout_is_drawn():

@@ -91,17 +91,46 @@ def test_each_pages_events_update_only_that_page(shipped):
     assert {tab_of(b) for fn in seed_events for b in fn.outputs if not isinstance(b, gr.State)} == {tabs["mlp"]}
 
 
-def test_the_page_opens_on_the_default_seed(shipped):
+def in_closed_fold(block):
+    while block is not None:
+        if isinstance(block, gr.Accordion) and block.open is False:
+            return True
+        block = block.parent
+    return False
+
+
+def test_the_page_opens_on_the_finding_first_and_the_rest_in_a_fold(shipped):
     demo, openings = build_page(page, shipped)
-    (opening,) = openings
-    assert opening.fn is page.mlp_page and opening.values == (mlp.DEFAULTS["seed"],)
-    summary, heatmaps, *_ = opening.result()
+    finding, details = openings
+    assert (finding.fn, details.fn) == (page.mlp_finding, page.mlp_details)
+    assert finding.values == details.values == (mlp.DEFAULTS["seed"],)
     view = mlp.mlp_view(shipped, 0)
+    pca2d, signal = finding.result()
+    assert pca2d.to_json() == view["pca2d"].to_json() and signal.to_json() == view["signal"].to_json()
+    summary, heatmaps, *_, pca3d = details.result()
     assert summary == view["summary"] and heatmaps.to_json() == view["heatmaps"].to_json()
+    assert pca3d.to_json() == view["pca3d"].to_json()
     assert shown(components(demo, gr.Number)["seed of the fresh MLP"])
-    plots = [b for b in demo.blocks.values() if isinstance(b, gr.Plot)]
-    assert len([b for b in plots if shown(b)]) == 6  # the MLP's figures; the adaLN ones are the endpoint's, hidden
+    plots = [b for b in demo.blocks.values() if isinstance(b, gr.Plot) and shown(b)]
+    assert len(plots) == 6  # the MLP's figures; the adaLN ones are the endpoint's, hidden
+    # The two figures of the finding open the page; the four others and the sentences wait in a closed fold.
+    assert [in_closed_fold(b) for b in plots].count(False) == 2
+    summary_block = next(b for b in demo.blocks.values() if isinstance(b, gr.Markdown) and b.value == "*Computing…*")
+    assert in_closed_fold(summary_block)
     assert not shown(components(demo, gr.Dropdown)["class label for the blocks"])
+
+
+def test_a_committed_seed_redraws_the_finding_then_the_rest(shipped):
+    demo, _ = build_page(page, shipped)
+    seed = components(demo, gr.Number)["seed of the fresh MLP"]
+    (run,) = [fn for fn in demo.fns.values() if fn.fn is page.mlp_finding]
+    assert {(seed._id, "submit"), (seed._id, "blur")} <= set(run.targets)  # Enter or leaving the box, no keystroke
+    assert (seed._id, "change") not in run.targets
+    (then,) = [fn for fn in demo.fns.values() if fn.fn is page.mlp_details]
+    assert then.trigger_after == run._id
+    pca2d, _ = page.mlp_finding(1)
+    assert pca2d.to_json() == mlp.mlp_view(shipped, 1)["pca2d"].to_json()  # seed 1's fresh MLP
+    assert pca2d.to_json() != page.mlp_finding(0)[0].to_json()
 
 
 def test_without_weights_the_page_says_so_and_the_endpoint_names_the_file(monkeypatch):

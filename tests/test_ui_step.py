@@ -8,6 +8,7 @@ from view_helpers import build_page, components
 from playground.assets import COMPANIONS
 from playground.ui import serving
 from playground.ui.guidance import step as page
+from playground.ui.widgets import CSS
 from playground.views.guidance import step as view
 from playground.views.guidance.step import STEP_DEFAULTS, StepRequest
 
@@ -63,3 +64,38 @@ def test_without_a_model_the_page_builds_and_opens_on_nothing():
     assert openings == [] and endpoint(demo).api_name == "guided_step"
     digits = components(demo, gr.Dropdown)["digit"]
     assert [value for _, value in digits.choices] == list(range(10))
+
+
+def ancestors(block):
+    while block.parent is not None:
+        block = block.parent
+        yield block
+
+
+def test_the_panels_open_beside_three_controls_and_the_rest_is_folded(monkeypatch):
+    demo, _ = build_page(page, serve(monkeypatch, "0.5"))
+    folds = components(demo, gr.Accordion)
+    assert set(folds) == {"More settings", "The numbers behind it", "The reference's code: forward_with_cfg"}
+    assert not any(fold.open for fold in folds.values())
+    fn = endpoint(demo)
+    panels, norms, summary, trace = fn.outputs
+    assert not any(isinstance(a, gr.Accordion) for a in ancestors(panels))  # the hero, on the first screen
+    beside = panels.parent.parent.children[0]  # the column left of the panels
+    shown = [b for b in demo.blocks.values() if beside in ancestors(b) and isinstance(b, gr.components.Component)
+             and not any(isinstance(a, gr.Accordion) for a in ancestors(b))]
+    assert [type(b) for b in shown] == [gr.Markdown, gr.Dropdown, gr.Slider, gr.Number]
+    assert shown[0].value == page.CAPTION and len(page.CAPTION.split()) <= 30
+    assert folds["More settings"] in ancestors(components(demo, gr.Number)["seed"])
+    assert folds["The numbers behind it"] in ancestors(norms) and folds["The numbers behind it"] in ancestors(summary)
+    assert folds["The reference's code: forward_with_cfg"] in ancestors(trace)
+    assert "scroll-x" in trace.elem_classes and ".scroll-x pre {max-width: 100%; overflow-x: auto;" in CSS
+    assert page.INTRO in markdown(demo)  # today's intro, one click away
+
+
+def test_the_digit_the_step_and_committed_numbers_resample(monkeypatch):
+    demo, _ = build_page(page, serve(monkeypatch, "0.5"))
+    fn = endpoint(demo)
+    label, seed, step, scale = fn.inputs
+    triggers = {(demo.blocks[block_id], event) for block_id, event in fn.targets}
+    assert triggers == {(label, "change"), (step, "release"), (seed, "submit"), (seed, "blur"), (scale, "submit"),
+                        (scale, "blur")}  # a number acts on Enter or leaving its box, never per keystroke

@@ -36,6 +36,37 @@ def test_widgets_start_at_the_views_defaults_and_show_the_caps():
         assert text in caps
 
 
+def in_closed_fold(block):
+    while block is not None:
+        if isinstance(block, gr.Accordion) and block.open is False:
+            return True
+        block = block.parent
+    return False
+
+
+def test_the_heatmap_and_the_flavour_grid_open_the_page_with_three_knobs_the_rest_folded(shipped):
+    demo, _ = build_page(page, shipped)
+    embedding = endpoint(demo, "timestep_embedding")
+    heatmap, *details = embedding.outputs
+    assert not in_closed_fold(heatmap) and all(in_closed_fold(b) for b in details)
+    grid = endpoint(demo, "flavour_check").outputs[0]
+    assert not in_closed_fold(grid) and grid.elem_id == "flavour-grid"
+    knobs = {b.label: in_closed_fold(b) for b in embedding.inputs}
+    assert [label for label, folded in knobs.items() if not folded] == ["dim", "how many t", "flavour"]
+    folds = [b for b in demo.blocks.values() if isinstance(b, gr.Accordion)]
+    assert folds and all(b.open is False for b in folds)
+
+
+def test_number_knobs_act_when_committed_not_per_keystroke():
+    demo, _ = build_page(page, None, "no weights here")
+    embedding = endpoint(demo, "timestep_embedding")
+    numbers = [b for b in embedding.inputs if isinstance(b, gr.Number)]
+    assert [b.label for b in numbers] == ["max_period", "t start", "t end"]
+    for number in numbers:
+        events = {event for block, event in embedding.targets if block == number._id}
+        assert events == {"submit", "blur"}, number.label
+
+
 def test_the_endpoints_keep_their_inputs_and_the_check_samples_in_its_lane():
     demo, _ = build_page(page, None, "no weights here")
     embedding = endpoint(demo, "timestep_embedding")

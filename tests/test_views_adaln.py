@@ -121,3 +121,14 @@ def test_the_p0_companion_is_compared_with_the_digits_mean():
     model = load_pretrained(COMPANIONS["0"]).eval()
     assert model.null_class is None and len(model.blocks) == 4
     check_no_null_class(model)
+
+
+def test_t_grows_to_the_right_under_the_bottom_panels(random_dit):
+    view = adaln.conditioning_view(random_dit, 3, "3")
+    for fig in (view["modulation"], view["class_effect"]):
+        titled = [axis for name, axis in fig.layout.to_plotly_json().items() if name.startswith("xaxis")
+                  and axis.get("title", {}).get("text")]
+        assert titled and all(axis["title"]["text"] == "t (0 clean → 999 noise)" for axis in titled)
+        assert all(axis.get("autorange") != "reversed" for name, axis in fig.layout.to_plotly_json().items()
+                   if name.startswith("xaxis"))
+        assert all(np.all(np.diff(np.asarray(trace.x, dtype=np.float64)) > 0) for trace in fig.data)

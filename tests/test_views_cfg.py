@@ -332,6 +332,10 @@ def test_the_tradeoff_figure_draws_the_floor_as_a_band_and_the_real_diversity(tm
     band, mean, real, real_band = fig.layout.shapes
     assert (band.type, band.y0, band.y1, band.yref) == ("rect", 29.3, 42.7, "y") and mean.y0 == 36.1
     assert (real.yref, real.y0, real.xref) == ("y3", 8.92, "x3 domain") and (real_band.y0, real_band.y1) == (8.6, 9.1)
+    # the band's note is short enough for its panel (its mean); the whole sentence shows on hover
+    note = next(a for a in fig.layout.annotations if a.hovertext)
+    assert note.text == "real digits: 36.1"
+    assert note.hovertext == "real digits: 29.3-42.7, mean 36.1 over 3 subsets of 300"
     text = cfg_tradeoff.tradeoff_markdown(run)
     assert "real digits: 29.3-42.7, mean 36.1 over 3 subsets of 300" in text
     assert "9.20 ± 0.10 (+0.28 from real digits' 8.92)" in text  # diversity read against the real value

@@ -3,7 +3,7 @@ the sampler, the request's checks, and the shipped companions served as the mode
 
 import pytest
 import torch
-from view_helpers import small_dit
+from view_helpers import small_dit, synthetic_tradeoff
 
 from playground.assets import COMPANIONS
 from playground.checkpoint import load_pretrained
@@ -102,12 +102,20 @@ def test_a_served_companion_with_a_null_class_is_guided(rate):
     assert cg.cannot_guide(model) is None
     classifier = load_classifier()  # the shipped noise-aware classifier, with its card
     out = cg.classifier_guidance_view(model, classifier, judge(), ClassifierRequest(3, 0, 2, (4.0,), (2.0,)),
-                                      tradeoff=None)
+                                      tradeoff=synthetic_tradeoff())
     assert "| classifier g = 4 |" in out["summary"] and "| CFG s = 2 |" in out["summary"]
     heatmaps = out["requests"].to_dict()["data"]
     assert len(heatmaps) == 3 * len(cg.INSPECT_STEPS)  # classifier, CFG, judge at each inspected step
     bars = out["accuracy_by_t"].to_dict()["data"][0]
     assert list(bars["y"]) == list(classifier.card["held_out_accuracy_by_t"].values())
+    assert out["accuracy_by_t"].layout.xaxis.title.text == "t (0 clean → 999 noise)"
+    notes = out["requests"].to_dict()["layout"]["annotations"]
+    titles = [note["text"] for note in notes if ": classifier" in note["text"]]
+    ts = [int(title.split(":")[0].removeprefix("t ")) for title in titles]
+    assert ts == sorted(ts) and len(ts) == len(cg.INSPECT_STEPS)  # t rises along the panels, as on every axis of t
+    for name in ("tradeoff", "frechet"):  # the legend beside the plot, off the x axis's title
+        legend = out[name].to_dict()["layout"]["legend"]
+        assert legend["orientation"] == "v" and legend["x"] > 1, name
 
 
 def test_a_model_without_a_null_class_is_refused_before_sampling():

@@ -126,3 +126,17 @@ def test_pixel_shares_tell_speckle_from_saturation():
     speckled[..., :7, :] = 0.3  # a quarter of the pixels grey
     shares = pixel_shares(speckled)
     assert shares["grey"] == pytest.approx(0.25) and shares["saturated"] == pytest.approx(0.75)
+
+
+@shipped
+def test_no_legend_sits_on_an_axis_title_nor_on_a_curve():
+    run = curves.load_tradeoff()
+    keys = ["cfg", "interval", "rescale", "negative", "no_clip", "autoguidance", "classifier"]
+    legend = curves.accuracy_diversity_figure(run, keys).layout.legend
+    # inside the plot, bottom left: low accuracy with low diversity, which less guidance never reaches
+    assert (legend.xanchor, legend.yanchor) == ("left", "bottom") and legend.x < 0.1 and legend.y < 0.1
+    xs = [p["diversity"] for k in keys for p in curves.points(run, k)]
+    left = min(xs) + 0.4 * (max(xs) - min(xs))
+    assert all(p["accuracy"] > 0.4 for k in keys for p in curves.points(run, k) if p["diversity"] < left)
+    beside = curves.frechet_figure(run, keys).layout.legend
+    assert beside.orientation == "v" and beside.x > 1 and beside.xanchor == "left"  # right of the plot

@@ -12,6 +12,7 @@ from playground.model import DiT
 from playground.sampling import sample_guided
 from playground.views.inside import cuts
 from playground.views.inside import decided as cf
+from playground.views.inside import decided_figures as figs
 from playground.views.inside import trace as tr
 from playground.views.inside.decided import CounterfactualRequest, Intervention
 
@@ -315,3 +316,15 @@ def test_validation_cleans_the_blocks():
     assert cf.validate_counterfactual("cut a route", 3, 8, 0, 4, 4, "offset", 0, "zero gates", " ").cut_blocks == ()
     with pytest.raises(ValueError, match="no null class"):
         cf.validate_counterfactual("cut a route", 3, 8, 0, 4, 1, "offset", 0, "null label", "0", has_null=False)
+
+
+def test_the_lie_is_plotted_against_t_increasing_to_the_right():
+    ts = sampling_timesteps(STEPS)
+    told = [min(t + 300, 999) for t in ts]
+    figure = figs.lie_figure(ts, told, np.arange(STEPS, dtype=np.float32))
+    true_t, seen, bars = figure.data
+    assert list(true_t.x) == list(true_t.y) == list(seen.x) == list(bars.x) == [int(t) for t in ts]
+    assert list(seen.y) == told and list(bars.customdata) == list(range(1, STEPS + 1))
+    for axis in (figure.layout.xaxis, figure.layout.xaxis2):
+        assert axis.title.text == "t (0 clean → 999 noise)" and axis.autorange != "reversed"
+        assert axis.range[0] < axis.range[1]

@@ -168,10 +168,15 @@ def test_the_view_on_the_shipped_companions_with_each_served(companions, served_
     assert len(heatmaps) == 2 * 2 * len(ld.INSPECT_STEPS)  # eps_c and eps_u of the two companions with a null row
     states = []
     sample_guided(served, [3], [1.0], steps=DEFAULT_STEPS, seed=0, on_step=lambda d: states.append(d["x_t"][0, 0]))
-    k = ld.INSPECT_STEPS[-1] - 1
-    with torch.no_grad():  # the p = 0.1 companion's eps_u on the served model's state at the last inspected step
+    k = ld.INSPECT_STEPS[0] - 1  # t increases to the right: the first inspected step (the noisiest) ends each row
+    with torch.no_grad():  # the p = 0.1 companion's eps_u on the served model's state at the first inspected step
         eps_u = companions["0.1"](states[k][None], torch.tensor([sampling_timesteps(DEFAULT_STEPS)[k]]),
                                   torch.tensor([companions["0.1"].null_class]))
     last = 2 * len(ld.INSPECT_STEPS) - 1  # the p = 0.1 row: eps_c, eps_u per step
     np.testing.assert_allclose(heatmaps[last]["z"], eps_u[0, 0].numpy(), atol=1e-3)
     assert "the served model's run at s = 1" in out["null"].to_json()
+    titles = [note["text"] for note in out["null"].to_dict()["layout"]["annotations"] if ": ε_c" in note["text"]]
+    ts = [int(title.split("t ")[1].split(":")[0]) for title in titles[:len(ld.INSPECT_STEPS)]]
+    assert ts == sorted(ts) and len(set(ts)) == len(ts)  # t rises to the right, as on every axis of t
+    legend = out["curves"].to_dict()["layout"]["legend"]
+    assert legend["orientation"] == "v" and legend["x"] > 1  # beside the plot, off the x axis's title

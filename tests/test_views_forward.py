@@ -152,6 +152,35 @@ def test_attention_distance_is_averaged_drawn_beside_uniform_and_judged_on_the_w
     assert "more local as the image gets cleaner" not in view["summary"]
 
 
+def test_the_data_path_is_the_traced_tensors_of_the_step(shipped):
+    """The page's picture: x_t, its patches as tokens, the tokens entering block 0 and leaving the last block, the
+    final layer's tokens and ε, each the traced tensor of the chosen step, with the shapes of this run."""
+    request = InsideRequest(3, 0, 4, 2, 1, 3, 3)
+    view = inside.inside_view(shipped, request)
+    xs, _, _, _ = inside.trajectory(shipped, 3, 0)
+    t = sampling_timesteps(inside.STEPS)[3]
+    rec = tr.trace_forward(shipped, xs[3:4], torch.tensor([float(t)]), torch.tensor([3]))
+    panels = [np.asarray(trace.z) for trace in view["path"].data]
+    patches = xs[3, 0].reshape(7, 4, 7, 4).permute(0, 2, 1, 3).reshape(49, 16)  # row-major 4x4 patches
+    expected = [xs[3, 0], patches, rec["blocks"][0]["x_in"][0], rec["blocks"][-1]["x_out"][0],
+                rec["final"]["patches"][0], rec["out"][0, 0]]
+    assert [p.shape for p in panels] == [(28, 28), (49, 16), (49, 192), (49, 192), (49, 16), (28, 28)]
+    for panel, tensor in zip(panels, expected, strict=True):
+        np.testing.assert_allclose(panel, tensor.numpy(), atol=1e-4)
+    titles = [a.text for a in view["path"].layout.annotations]
+    assert titles[:6] == ["x_t<br>[1, 1, 28, 28]", "patchify<br>49 tokens × 16", "+ embed, pos<br>49 × 192",
+                          "6 blocks (t, y)<br>49 × 192", "final_layer<br>49 × 16", "unpatchify → ε<br>[1, 1, 28, 28]"]
+    assert "step 4, t = 571" in view["path"].layout.title.text
+
+
+def test_t_increases_to_the_right_in_every_plot_over_t(shipped):
+    view = inside.inside_view(shipped, InsideRequest(3, 0, 4, 2, 1, 3, 3))
+    for name in ("distance", "writes"):
+        axes = [axis for key, axis in view[name].layout.to_plotly_json().items() if key.startswith("xaxis")]
+        assert axes and all(axis.get("autorange") != "reversed" for axis in axes)
+        assert all(axis["title"]["text"] == "t (0 clean → 999 noise)" for axis in axes)
+
+
 def test_implied_x0_is_the_schedules_inverse(shipped):
     """The final figure's x0 panel is (x_t - sqrt(1 - abar) eps) / sqrt(abar) of its x_t and eps panels, with abar
     of the linear schedule written out here."""

@@ -177,3 +177,18 @@ def test_family_stats_are_cached_by_weights_not_by_module(random_dit):
     del model
     gc.collect()
     assert ref() is None
+
+
+def test_t_grows_to_the_right_in_the_step_and_signal_figures(random_dit):
+    """App-wide, t increases to the right: the step-length figure's x axis is t; the signal figure's x axes (√ᾱ_t
+    and the log-SNR, which fall as t grows) are reversed, so t grows to the right there too."""
+    view = mlp.mlp_view(random_dit, seed=0)
+    steps = view["distinguishability"]
+    assert steps.layout.xaxis.title.text == "t (0 clean → 999 noise)" and steps.layout.xaxis.autorange is None
+    assert all(np.all(np.diff(np.asarray(trace.x)) > 0) for trace in steps.data)
+    signal = view["signal"]
+    for trace in signal.data:
+        axis = signal.layout["xaxis" + trace.xaxis[1:]]
+        x = np.asarray(trace.x, dtype=np.float64)
+        assert axis.autorange == "reversed" and np.all(np.diff(x) <= 0) and x[0] > x[-1], axis.title.text
+        assert "t →" in axis.title.text

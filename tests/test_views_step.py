@@ -51,6 +51,8 @@ def test_the_step_is_the_real_trajectory_and_its_predictions(random_dit):
     norms = out["norms"].to_dict()["data"][0]["y"]
     np.testing.assert_allclose(norms, (eps_c - eps_u).flatten(1).norm(dim=1).numpy(), atol=1e-3)
     assert f"norm **{norms[k]:.2f}**" in out["summary"]
+    xaxis = out["norms"].layout.xaxis  # t increases to the right, as on every axis of t in the app
+    assert xaxis.autorange in (None, True) and xaxis.title.text == "t (0 clean → 999 noise)"
     # one step cannot show what the clip does to a run: the summary points to where it is measured, no claim
     assert "saturat" not in out["summary"] and "the guidance lab's \"no clipping\" column" in out["summary"]
 

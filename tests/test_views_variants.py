@@ -30,7 +30,7 @@ def companions():
     return {rate: load_pretrained(path) for rate, path in COMPANIONS.items()}
 
 
-def grid_columns(grid, cell=76):
+def grid_columns(grid, cell=lab.GRID_CELL):
     return np.asarray(grid.convert("L")).shape[1] // cell
 
 
@@ -52,6 +52,10 @@ def test_every_column_is_the_samplers_sample_of_its_method(random_dit):
     assert not torch.equal(interval, plain)  # some steps fall outside [300, 700]
     guided = [t for t in sampling_timesteps(DEFAULT_STEPS) if 300 <= t <= 700]
     assert out["interval"].to_dict()["layout"]["title"]["text"].startswith(f"<b>{len(guided)} of {DEFAULT_STEPS}")
+    layout = out["interval"].layout  # t to the right; log-SNR falls with t, so the legend takes the empty top right
+    assert layout.xaxis.autorange in (None, True) and layout.xaxis.title.text == "t (0 clean → 999 noise)"
+    assert (layout.legend.x, layout.legend.y, layout.legend.xanchor, layout.legend.yanchor) == (0.99, 0.99, "right",
+                                                                                                "top")
     assert "**Digit 2, s = 3, 7 methods" in out["table"] and "Not shown" not in out["table"]
     assert "Rescale on ε (Lin et al.'s rescale of the model output, literal for an ε-model" in out["table"]
     assert "and on x0 (a variant)" in out["table"] and lab.RESCALE_CONTEXT in out["table"]

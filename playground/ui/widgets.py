@@ -18,6 +18,10 @@ body.present .js-plotly-plot text {font-size: 16px !important;}
 body.present .js-plotly-plot text.gtitle {font-size: 22px !important;}
 body.present button.demo {font-size: 20px !important;}
 body.present .image-container img {min-height: 60vh; object-fit: contain;}
+.nowrap-head th {white-space: nowrap;}
+.nowrap-table table, .nowrap-head table {display: block; max-width: 100%; overflow-x: auto;}
+.scroll-x pre {max-width: 100%; overflow-x: auto; white-space: pre;}
+#cfg-grid img, #cfg-live-column img {object-fit: contain;}
 """
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 

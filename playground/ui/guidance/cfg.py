@@ -1,22 +1,26 @@
 """The classifier-free guidance page: a sweep of guidance scales (`/cfg_sweep`, its widgets from
-`views.guidance.cfg.DEFAULTS` and its caps, one-click demos), a slider that re-samples one column (`/live_column`),
-and the precomputed all-class trade-off (`assets/tradeoff.json`). The page opens on the default sweep, computed
-once per process (`ui.openings`); a model that cannot be guided opens without it and says why."""
+`views.guidance.cfg.DEFAULTS` and its caps, one-click demos), a slider that re-samples one column (`/live_column`)
+of the sweep's digit, and the precomputed all-class trade-off (`assets/tradeoff.json`) under them, with a caption
+computed from it. The page opens on the default sweep, computed once per process (`ui.openings`); a model that
+cannot be guided opens without it and says why."""
 
 import functools
 import os
 import tempfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
 
+from playground.assets import TRADEOFF_FILE
 from playground.diffusion import SAMPLERS
 from playground.guidance import GuidanceError
+from playground.inputs import fmt
 from playground.ui.openings import on_first_visit
 from playground.ui.serving import class_count, get_judge, get_model, require_model
 from playground.ui.turns import LIVE, SAMPLER, SAMPLING_LANE
-from playground.ui.widgets import LATEX, demo_buttons, digit_choices, image, plot, user_error, wire_demos
+from playground.ui.widgets import LATEX, demo_buttons, digit_choices, fold, image, plot, user_error, wire_demos
 from playground.views.guidance import cfg as view
 from playground.views.guidance import cfg_tradeoff, live
 from playground.views.guidance.cfg import (
@@ -57,6 +61,7 @@ CONFUSIONS = """
 RUN_NOTE = "\n\nEach run takes a few seconds per scale on CPU; the bar over the images counts the steps."
 NO_MODEL_NOTE = "No model is loaded, so there is nothing to sample."
 LIVE_PROMPT = "Drag the slider to sample one column."
+LIVE_FOLLOWS = "The column follows the grid: the next sweep draws it again."
 # Why a plain CFG request can be refused: a model without a null class has no unconditional prediction.
 UNGUIDED_LIVE_LINE = "This model cannot be guided (the note under the samples says why): only s = 1 samples here."
 
@@ -101,8 +106,10 @@ def fast_png(image, directory):
 
 
 def export_sweep(label, scales, samples, seed, steps, sampler, clip=True):
-    """The last sweep's denoising as a GIF and its final grid as a PNG (files for the download box)."""
-    return live.export_files(*checked_sweep(label, scales, samples, seed, steps, sampler, clip))
+    """The last sweep's denoising as a GIF and its final grid as a PNG, shown in the download box (hidden until
+    then)."""
+    return gr.update(value=live.export_files(*checked_sweep(label, scales, samples, seed, steps, sampler, clip)),
+                     visible=True)
 
 
 def live_column(label, scale, samples, seed):
@@ -131,19 +138,47 @@ def initial_sweep(model, values):
     return view.sweep_view(model, request, judge=judge, judge_note=judge_note), request, None
 
 
-def initial_column(first, request):
-    """The live column at `live.LIVE_SCALE`, cut from the opening sweep `first` (the same bytes), when the sweep
-    has that scale."""
-    if live.LIVE_SCALE not in request.scales:
-        return {"image": None, "line": LIVE_PROMPT}
-    images = first["images"][request.scales.index(live.LIVE_SCALE)]
-    return live.column_view(images, request.label, live.LIVE_SCALE, get_judge()[0])
+def tradeoff_caption(path=TRADEOFF_FILE):
+    """The page's idea in one line, computed from the precomputed all-class curve (`cfg_tradeoff.tradeoff_facts`):
+    how accuracy moves with s, and where the distance to real digits is lowest; or why there is no curve."""
+    run, reason = cfg_tradeoff.load_tradeoff(path)
+    if run is None:
+        return reason
+    f = cfg_tradeoff.tradeoff_facts(run)
+    first, last = f["first"], f["last"]
+    rises = "rises" if last["accuracy"] > first["accuracy"] else "moves"
+    after = "then grows" if f["rise_is_real"] else f"at s = {fmt(f['last_s'])} within the noise"
+    return (f"**All ten digits:** as s grows, accuracy {rises} ({first['accuracy']:.0%} → {last['accuracy']:.0%}) "
+            f"while the distance to real digits is lowest near s = {fmt(f['best_s'])}, {after}.")
+
+
+def column_of(request, images, scale):
+    """The live column at `scale` cut from a sweep's samples `images` (the same bytes), or None when the sweep lacks
+    that scale or samples it otherwise than the live column does (sampler, steps, clip)."""
+    column = live.LiveRequest(request.label, scale, request.samples, request.seed).as_sweep()
+    if images is None or scale not in request.scales or replace(request, scales=(scale,)) != column:
+        return None
+    return live.column_view(images[request.scales.index(scale)], request.label, scale, get_judge()[0])
+
+
+def sampled_column(model, request, scale):
+    """The live column of the sweep `request`'s digit, samples and seed at `scale`, sampled; a line saying why not
+    when `model` cannot guide at that scale."""
+    column = live.LiveRequest(request.label, scale, request.samples, request.seed)
+    try:
+        column.check(model)
+    except GuidanceError:
+        return {"image": None, "line": UNGUIDED_LIVE_LINE}
+    with LIVE.turn():
+        return live.live_column(model, column, judge=get_judge()[0])
 
 
 def cfg_opening(model, *values):
-    """What the page opens on for `model` (None: no weights) at its inputs' `values` (the defaults, or a link's):
-    the sweep's grid, metrics, trajectory, summary and formula, its live column and line, and the precomputed
-    all-class trade-off and its text. Without a sweep the summary and the live line say why."""
+    """What the page opens on for `model` (None: no weights) at its inputs' `values` (the sweep's, as the defaults
+    or a link set them, then the live slider's scale): the sweep's grid, metrics, trajectory, summary and formula,
+    its live column and line (the same digit, samples and seed), and the precomputed all-class trade-off and its
+    text. Without a sweep the summary and the live line say why."""
+    *values, scale = values
     with SAMPLER.turn():
         first, request, note = initial_sweep(model, values)
     tradeoff = cfg_tradeoff.tradeoff_view()
@@ -152,88 +187,106 @@ def cfg_opening(model, *values):
         sweep, column = [None, None, None, note, view.cfg_explainer_markdown()], {"image": None, "line": line}
     else:
         sweep = [first[key] for key in ("grid", "metrics", "trajectory", "summary", "formula")]
-        column = initial_column(first, request)
+        column = column_of(request, first["images"], scale) or sampled_column(model, request, scale)
     if model is not None:
         sweep[3] += RUN_NOTE
     return (*sweep, column["image"], column["line"], tradeoff["figure"], tradeoff["markdown"])
 
 
+def follow_sweep(label, scales, samples, seed, steps, sampler, clip, scale):
+    """The live column once a sweep is drawn: the sweep's digit, samples and seed at the slider's `scale`, cut
+    from the sweep when it holds that column, else sampled. So the column never shows another digit than the grid."""
+    model, request = checked_sweep(label, scales, samples, seed, steps, sampler, clip)
+    kept = live.FRAMES.peek(request)
+    column = column_of(request, None if kept is None else kept[1], float(scale))
+    column = column or sampled_column(model, request, float(scale))
+    return column["image"], column["line"]
+
+
+def clear_column():
+    """The live column emptied when the sweep's digit, samples or seed change, until the next sweep redraws it."""
+    return None, LIVE_FOLLOWS
+
+
 def sweep_controls(model):
-    """The sweep's knobs, in the order of `DEFAULTS` and of each preset; the demo buttons; the run button."""
-    gr.Markdown("**One-click demos**")
-    demos = demo_buttons(PRESETS)
+    """The sweep's primary knobs (digit, scales, the run button) and demos; the others, in the order of `DEFAULTS`
+    and of each preset, in "More settings"."""
     label = gr.Radio(digit_choices(class_count(model)), value=DEFAULTS["label"], label="digit to draw")
     scales = gr.Textbox(
         value=DEFAULTS["scales"],
         label=f"guidance scales s (up to {MAX_SCALES}, each in [{SCALE_RANGE[0]:g}, {SCALE_RANGE[1]:g}])",
     )
-    samples = gr.Slider(1, MAX_SAMPLES, value=DEFAULTS["samples"], step=1, label="samples per scale (rows)")
-    with gr.Row():
-        seed = gr.Number(value=DEFAULTS["seed"], precision=0, label="seed", minimum=0)
-        sampler = gr.Dropdown(list(SAMPLERS), value=DEFAULTS["sampler"], label="sampler")
-    steps = gr.Slider(1, MAX_STEPS, value=DEFAULTS["steps"], step=1, label="denoising steps")
-    clip = gr.Checkbox(
-        value=DEFAULTS["clip"],
-        label="clip x0 to [-1, 1] and re-derive ε",
-        info="untick to see strong guidance without it (the 'Without clipping x0' demo)",
-    )
     run = gr.Button("Sample", variant="primary", elem_classes="big-run")
-    gr.Markdown(
-        f"Caps per run: {MAX_SCALES} scales, {MAX_SAMPLES} samples, {MAX_STEPS} steps, "
-        f"{MAX_IMAGE_STEPS} image-steps. Sampling runs {SAMPLER.max_running} request at a time with "
-        f"{SAMPLER.max_waiting} waiting; when busy, more are turned away with a message.",
-        elem_classes="caps",
-    )
+    gr.Markdown("**One-click demos**")
+    demos = demo_buttons(PRESETS)
+    with fold("More settings"):
+        samples = gr.Slider(1, MAX_SAMPLES, value=DEFAULTS["samples"], step=1, label="samples per scale (rows)")
+        with gr.Row():
+            seed = gr.Number(value=DEFAULTS["seed"], precision=0, label="seed", minimum=0)
+            sampler = gr.Dropdown(list(SAMPLERS), value=DEFAULTS["sampler"], label="sampler")
+        steps = gr.Slider(1, MAX_STEPS, value=DEFAULTS["steps"], step=1, label="denoising steps")
+        clip = gr.Checkbox(
+            value=DEFAULTS["clip"],
+            label="clip x0 to [-1, 1] and re-derive ε",
+            info="untick to see strong guidance without it (the 'Without clipping x0' demo)",
+        )
+        gr.Markdown(
+            f"Caps per run: {MAX_SCALES} scales, {MAX_SAMPLES} samples, {MAX_STEPS} steps, "
+            f"{MAX_IMAGE_STEPS} image-steps. Sampling runs {SAMPLER.max_running} request at a time with "
+            f"{SAMPLER.max_waiting} waiting; when busy, more are turned away with a message.",
+            elem_classes="caps",
+        )
     return [label, scales, samples, seed, steps, sampler, clip], demos, run
 
 
 def live_controls():
-    """The live slider, its line and its column."""
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=300):
-            scale = gr.Slider(
-                *SCALE_RANGE, value=live.LIVE_SCALE, step=live.LIVE_STEP, elem_id="cfg-live-scale",
-                label="Drag the scale: one column, re-sampled as you move (same digit, seed, noise)",
-            )
-            line = gr.Markdown(LIVE_PROMPT, elem_id="cfg-live-line")
-        column = image("cfg-live-column", height=150)
+    """The live slider, its column and its line."""
+    scale = gr.Slider(
+        *SCALE_RANGE, value=live.LIVE_SCALE, step=live.LIVE_STEP, elem_id="cfg-live-scale",
+        label="live s", info="drag: one column re-sampled as you move (the grid's digit and noise)",
+    )
+    column = image("cfg-live-column", height=160)
+    line = gr.Markdown(LIVE_PROMPT, elem_id="cfg-live-line")
     return scale, column, line
 
 
-def sweep_results():
-    """The sweep's outputs (grid, metrics, trajectory, summary; the formula sits over the page), the export box,
-    and the all-class trade-off under them."""
-    with gr.Row():
-        with gr.Column():
-            gr.Markdown("**Samples**: columns = guidance scale s; rows share their starting noise")
-            grid = image("cfg-grid")
-        with gr.Column():
-            gr.Markdown("**Denoising** (row 1): the predicted clean image x0 at a few steps")
-            trajectory = image("cfg-trajectory")
-    exports = gr.File(label="For slides: the last sweep's denoising (GIF) and final grid (PNG)",
-                      file_count="multiple", interactive=False, elem_id="cfg-exports", height=140)
-    metrics = plot()
-    summary = gr.Markdown("*Sampling the default sweep…*" + RUN_NOTE, elem_id="cfg-summary")
-    gr.Markdown(
-        "**Beyond one digit and a few samples:** the live sweep above judges one digit from at most "
-        f"{MAX_SAMPLES} samples per scale, too few for a distribution-level score. The same sampler on "
-        "all ten digits, precomputed:"
-    )
-    tradeoff, tradeoff_text = plot(), gr.Markdown()
-    return [grid, metrics, trajectory, summary], exports, [tradeoff, tradeoff_text]
+def numbers_behind():
+    """The sweep's judge scores, summary and formula, and the all-class curve's sentence, in a fold."""
+    with fold("The numbers behind it"):
+        gr.Markdown("**Samples** (the grid): columns = guidance scale s; rows share their starting noise.")
+        metrics = plot()
+        summary = gr.Markdown("*Sampling the default sweep…*" + RUN_NOTE, elem_id="cfg-summary",
+                              elem_classes="nowrap-head")
+        formula = gr.Markdown(view.cfg_explainer_markdown(), latex_delimiters=LATEX)
+        gr.Markdown(
+            "**Beyond one digit and a few samples:** the live sweep judges one digit from at most "
+            f"{MAX_SAMPLES} samples per scale, too few for a distribution-level score. The same sampler on "
+            "all ten digits, precomputed (the curve under the samples):"
+        )
+        tradeoff_text = gr.Markdown()
+    return metrics, summary, formula, tradeoff_text
 
 
 def wire(inputs, outputs, exports, demos, run, live_parts):
-    """The sweep (`/cfg_sweep`, also on Enter in the scales box and behind each demo), each followed by its export;
-    the live slider (`/live_column`)."""
-    scales, (live_scale, live_image, live_line) = inputs[1], live_parts
-    export = {"fn": export_sweep, "inputs": inputs, "outputs": exports, "api_visibility": "private",
-              "show_progress": "minimal", "concurrency_limit": 1, "concurrency_id": "export"}
-    gr.on(triggers=[run.click, scales.submit], fn=cfg_sweep, inputs=inputs, outputs=outputs, api_name="cfg_sweep",
-          preprocess=False, **SAMPLING_LANE).success(**export)
+    """The sweep (`/cfg_sweep`: the button, Enter in the scales box, a new digit, each demo), each followed by its
+    export and by the live column redrawn to match; the live slider (`/live_column`)."""
+    label, scales, samples, seed = inputs[:4]
+    live_scale, live_image, live_line = live_parts
+    private = {"api_visibility": "private", "show_progress": "minimal"}
+    export = {"fn": export_sweep, "inputs": inputs, "outputs": exports, "concurrency_limit": 1,
+              "concurrency_id": "export", **private}
+    follow = {"fn": follow_sweep, "inputs": [*inputs, live_scale], "outputs": [live_image, live_line],
+              "concurrency_limit": None, "concurrency_id": "live", **private}
+    # Only a person's edits (not a demo's or a link's fill-in, whose own sweep follows) clear the column.
+    gr.on([label.input, samples.input, seed.input], clear_column, None, [live_image, live_line], queue=False,
+          **private)
+    sweep = gr.on(triggers=[run.click, scales.submit, label.input], fn=cfg_sweep, inputs=inputs, outputs=outputs,
+                  api_name="cfg_sweep", preprocess=False, **SAMPLING_LANE)
+    sweep.success(**export)
+    sweep.success(**follow)
     live_scale.input(  # while dragging: the newest value wins, values that came in meanwhile are dropped
         live_column,
-        [inputs[0], live_scale, inputs[2], inputs[3]],  # label, scale, samples, seed
+        [label, live_scale, samples, seed],
         [live_image, live_line],
         api_name="live_column",
         preprocess=False,
@@ -244,22 +297,36 @@ def wire(inputs, outputs, exports, demos, run, live_parts):
     )
     for run_demo in wire_demos(demos, PRESETS, cfg_sweep, inputs, outputs, **SAMPLING_LANE):
         run_demo.success(**export)
+        run_demo.success(**follow)
 
 
 def build(shown, model, model_error):
-    """The sweep's knobs and demos on the left; the live slider, samples, denoising, judge scores and the
-    trade-off on the right; the formula over them. Opens on the default sweep (`cfg_opening`)."""
-    formula = gr.Markdown(view.cfg_explainer_markdown(), latex_delimiters=LATEX)
-    with gr.Row():
-        with gr.Column(scale=1, min_width=320):
+    """A one-line caption over the sweep's grid (its knobs and demos to the left, the live slider and its column to
+    the right) and the all-class trade-off right under them (then the files for slides, once a sweep made them);
+    the judge scores, summary, formula, denoising and the common confusions in folds. Opens on the default sweep
+    (`cfg_opening`)."""
+    gr.Markdown(tradeoff_caption(), elem_id="cfg-caption")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=220):
             inputs, demos, run = sweep_controls(model)
-        with gr.Column(scale=3):
-            live_scale, live_image, live_line = live_controls()
-            (grid, metrics, trajectory, summary), exports, tradeoff = sweep_results()
-    with gr.Accordion("Common confusions about guidance", open=False):
+        with gr.Column(scale=4):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=6, min_width=420):
+                    grid = image("cfg-grid", height=490)
+                with gr.Column(scale=2, min_width=230):
+                    live_scale, live_image, live_line = live_controls()
+            tradeoff = plot()
+            exports = gr.File(label="For slides: the last sweep's denoising (GIF) and final grid (PNG)",
+                              visible=False, file_count="multiple", interactive=False, elem_id="cfg-exports",
+                              height=140)  # hidden until a sweep fills it
+    with fold("Denoising, step by step"):
+        gr.Markdown("**Denoising** (row 1): the predicted clean image x0 at a few steps")
+        trajectory = image("cfg-trajectory")
+    metrics, summary, formula, tradeoff_text = numbers_behind()
+    with fold("Common confusions about guidance"):
         gr.Markdown(CONFUSIONS.replace("{CLIP}", CLIP_NOTE))
     outputs = [grid, metrics, trajectory, summary, formula]
-    _, opening = on_first_visit(shown, functools.partial(cfg_opening, model), inputs,
-                                [*outputs, live_image, live_line, *tradeoff], **SAMPLING_LANE)
+    _, opening = on_first_visit(shown, functools.partial(cfg_opening, model), [*inputs, live_scale],
+                                [*outputs, live_image, live_line, tradeoff, tradeoff_text], **SAMPLING_LANE)
     wire(inputs, outputs, exports, demos, run, (live_scale, live_image, live_line))
     return [opening]

@@ -7,7 +7,7 @@ import gradio as gr
 from playground.ui.openings import on_first_visit
 from playground.ui.serving import class_count, get_judge, require, require_model
 from playground.ui.turns import SAMPLER, SAMPLING_LANE
-from playground.ui.widgets import digit_choices, image, plot, user_error
+from playground.ui.widgets import digit_choices, fold, image, plot, user_error
 from playground.views.guidance import classifier as view
 from playground.views.guidance.classifier import DEFAULTS, MAX_CG_SAMPLES, MAX_VALUES
 from playground.views.guidance.curves import load_tradeoff
@@ -20,6 +20,8 @@ INTRO = (
     "classifier's log-probability, ∇ log p(y | x_t) (Ho & Salimans 2022), learned by the same network. "
     "The classifier here (`assets/noisy_classifier.json`) is a small FiLM-conditioned CNN, unlike the judge."
 )
+CAPTION = ("**Same noise, two ways to steer toward a digit:** a noise-aware classifier's gradient (scale g) on the "
+           "unconditional model, beside CFG (scale s).")
 
 
 def classifier_guidance(label, seed, samples, g, s, progress=PROGRESS):
@@ -42,34 +44,39 @@ def _opening(*values):
 
 
 def build(shown, model, model_error):
-    """The comparison's controls and results; it opens on `DEFAULTS`, or says why the served model cannot be
-    guided this way (then it opens on nothing)."""
-    gr.Markdown(INTRO)
+    """The grid of both guides beside its primary controls, everything else in folds; it opens on `DEFAULTS`, or
+    says why the served model cannot be guided this way (then it opens on nothing)."""
     reason = None if model is None else view.cannot_guide(model)
-    if reason is not None:
-        gr.Markdown(f"> ⚠️ {reason}")
-    with gr.Row():
-        label = gr.Dropdown(digit_choices(class_count(model)), value=DEFAULTS["label"], label="digit", scale=1)
-        seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, label="seed", scale=1)
-        samples = gr.Slider(2, MAX_CG_SAMPLES, value=DEFAULTS["samples"], step=1, label="samples", scale=2)
-        g = gr.Textbox(value=DEFAULTS["g"], label=f"classifier scales g (≤ {MAX_VALUES})", scale=2)
-        s = gr.Textbox(value=DEFAULTS["s"], label=f"CFG scales s (≤ {MAX_VALUES})", scale=2)
-        run = gr.Button("Compare", variant="primary", scale=1)
     with gr.Row():
         with gr.Column(scale=3):
-            grid = image("cg-grid")
+            grid = image("cg-grid", height=470)
         with gr.Column(scale=2):
-            summary = gr.Markdown(elem_classes="nowrap-table")
-    with gr.Row():
-        tradeoff = plot()
-        frechet = plot()
-    with gr.Row():
+            gr.Markdown(CAPTION if reason is None else f"> ⚠️ {reason}")
+            label = gr.Dropdown(digit_choices(class_count(model)), value=DEFAULTS["label"], label="digit")
+            g = gr.Textbox(value=DEFAULTS["g"], label=f"classifier scales g (≤ {MAX_VALUES})")
+            run = gr.Button("Compare", variant="primary")
+    with fold("More settings"):
+        with gr.Row():
+            s = gr.Textbox(value=DEFAULTS["s"], label=f"CFG scales s (≤ {MAX_VALUES})")
+            seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, label="seed")
+            samples = gr.Slider(2, MAX_CG_SAMPLES, value=DEFAULTS["samples"], step=1, label="samples")
+    with fold("The numbers behind it"):
+        gr.Markdown(INTRO)
+        summary = gr.Markdown(elem_classes="nowrap-table")
+    with fold("Accuracy against variety, and distance to real digits"):
+        with gr.Row():
+            tradeoff = plot()
+            frechet = plot()
+    with fold("What each guide asks of ε, and where the classifier can read the digit"):
         requests = plot()
-    accuracy_by_t = plot()
+        accuracy_by_t = plot()
     inputs = [label, seed, samples, g, s]
     outputs = [grid, summary, requests, accuracy_by_t, tradeoff, frechet]
     gr.on([run.click, g.submit, s.submit], classifier_guidance, inputs, outputs, api_name="classifier_guidance",
           preprocess=False, **SAMPLING_LANE)
+    # .input, not .change: a link that sets the digit opens the page on it already (its first visit)
+    gr.on([label.input, seed.submit, seed.blur], classifier_guidance, inputs, outputs, api_visibility="private",
+          **SAMPLING_LANE)
     if model is None or reason is not None:
         return []
     _, opening = on_first_visit(shown, _opening, inputs, outputs, **SAMPLING_LANE)

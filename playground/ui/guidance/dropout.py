@@ -7,7 +7,7 @@ from playground.assets import COMPANIONS
 from playground.ui.openings import on_first_visit
 from playground.ui.serving import class_count, get_judge, require, require_model
 from playground.ui.turns import SAMPLER, SAMPLING_LANE
-from playground.ui.widgets import digit_choices, image, plot, user_error
+from playground.ui.widgets import digit_choices, fold, image, plot, user_error
 from playground.views.guidance import dropout as view
 from playground.views.guidance.curves import load_tradeoff
 from playground.views.guidance.dropout import DEFAULTS, MAX_DROPOUT_SAMPLES, RATES, STAND_IN_SCALE
@@ -20,6 +20,8 @@ INTRO = (
     "autoguidance, still can); **p = 0.5** trains on ∅ in place of the digit in about half its examples (the drop "
     "is drawn per example). Their cards name the command that trained each (`assets/dit_mnist_small_p*.json`)."
 )
+CAPTION = ("**Same noise, three models that differ only in label dropout p.** Without it (p = 0) there is no null "
+           "class, so classifier-free guidance cannot run.")
 
 
 def label_dropout(label, seed, scales, samples):
@@ -35,35 +37,41 @@ def label_dropout(label, seed, scales, samples):
 
 
 def build(shown, model, model_error):
-    """The sweep's controls and the companions' results; it opens on `DEFAULTS` (nothing without a model)."""
-    gr.Markdown(INTRO)
+    """The three companions' grid beside its primary controls, everything else in folds; it opens on `DEFAULTS`
+    (nothing without a model)."""
     with gr.Row():
-        label = gr.Dropdown(digit_choices(class_count(model)), value=DEFAULTS["label"], label="digit", scale=1)
-        seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, label="seed", scale=1)
-        scales = gr.Textbox(value=DEFAULTS["scales"], label="guidance scales s", scale=2)
-        samples = gr.Slider(1, MAX_DROPOUT_SAMPLES, value=DEFAULTS["samples"], step=1, label="samples", scale=2)
-        run = gr.Button("Sample the three", variant="primary", scale=1)
-    verdict = gr.Markdown()
-    with gr.Row():
-        with gr.Column(scale=2):
-            grid = image("dropout-grid")
         with gr.Column(scale=3):
-            live = gr.Markdown(elem_classes="nowrap-table")
-            table = gr.Markdown(elem_classes="nowrap-table")
-    with gr.Row():
+            grid = image("dropout-grid", height=470)
+        with gr.Column(scale=2):
+            gr.Markdown(CAPTION)
+            label = gr.Dropdown(digit_choices(class_count(model)), value=DEFAULTS["label"], label="digit")
+            scales = gr.Textbox(value=DEFAULTS["scales"], label="guidance scales s")
+            run = gr.Button("Sample the three", variant="primary")
+    with fold("More settings"):
+        with gr.Row():
+            seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, label="seed")
+            samples = gr.Slider(1, MAX_DROPOUT_SAMPLES, value=DEFAULTS["samples"], step=1, label="samples")
+    with fold("The numbers behind it"):
+        gr.Markdown(INTRO)
+        verdict = gr.Markdown()
+        live = gr.Markdown(elem_classes="nowrap-table")
+        table = gr.Markdown(elem_classes="nowrap-table")
+    with fold("What the null class learned"):
         null = plot()
-    with gr.Row():
         rows = plot()
-        with gr.Column():
-            gr.Markdown(f"**Experiment, not DiT:** the p = 0 model guided at s = {STAND_IN_SCALE:g} with a made-up "
-                        "null row appended to its label table (an input it never saw in training).")
-            stand_ins = image("dropout-standins")
-    with gr.Row():
+    with fold("Stand-ins for a missing null row (an experiment, not DiT)"):
+        gr.Markdown(f"**Experiment, not DiT:** the p = 0 model guided at s = {STAND_IN_SCALE:g} with a made-up "
+                    "null row appended to its label table (an input it never saw in training).")
+        stand_ins = image("dropout-standins")
+    with fold("The companions against CFG and autoguidance"):
         curves = plot()
-        autoguidance = gr.Markdown()
+        autoguidance = gr.Markdown(elem_classes="nowrap-head")
     inputs = [label, seed, scales, samples]
     outputs = [grid, live, verdict, table, null, rows, stand_ins, curves, autoguidance]
     gr.on([run.click, scales.submit], label_dropout, inputs, outputs, api_name="label_dropout", preprocess=False,
+          **SAMPLING_LANE)
+    # .input, not .change: a link that sets the digit opens the page on it already (its first visit)
+    gr.on([label.input, seed.submit, seed.blur], label_dropout, inputs, outputs, api_visibility="private",
           **SAMPLING_LANE)
     if model is None:
         return []

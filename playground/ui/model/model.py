@@ -1,11 +1,16 @@
-"""The model's card: config, data, training run, loss curve, label table and evaluation, drawn once when the app is
-built (no inputs, no endpoint). The evaluation table spans the page's full width under the two columns, so that at
-1280 px no number or header has to break."""
+"""The model's page: what the served model draws (every digit at s = 1 and s = 4, sampled once per process as the
+page's opening) beside its loss curve; its card, label table and evaluation in folds. The evaluation table spans
+the page's full width, so that at 1280 px no number or header has to break."""
 
 import gradio as gr
 
-from playground.ui.widgets import plot
+from playground.ui.openings import on_first_visit
+from playground.ui.serving import require_model
+from playground.ui.turns import SAMPLER, SAMPLING_LANE
+from playground.ui.widgets import fold, image, plot
 from playground.views.model.model import (
+    drawings_caption,
+    drawings_grid,
     evaluation_section_markdown,
     label_dropout_markdown,
     label_table_figure,
@@ -14,18 +19,35 @@ from playground.views.model.model import (
 )
 
 
+def model_drawings():
+    """The served model's samples of every digit (the page's grid)."""
+    model = require_model()
+    with SAMPLER.turn():
+        return (drawings_grid(model),)
+
+
 def build(shown, model, model_error):
-    """The card of the served model (or why there is none); it opens on nothing to compute."""
+    """The served model's drawings and loss curve, its card in folds (or why there is no model); it opens on the
+    drawings."""
     if model is None:
         gr.Markdown(f"The model did not load: {model_error}")
         return []
     card = model.card
+    gr.Markdown(drawings_caption(model))
     with gr.Row():
         with gr.Column(scale=3):
-            gr.Markdown(model_card_markdown(card, model, with_evaluation=False))
-            gr.Markdown(label_dropout_markdown(card))
+            drawings = image("model-grid", height=470)
         with gr.Column(scale=2):
             plot(value=loss_curve_figure(card.get("training", {}).get("loss_log")))
-            plot(value=label_table_figure(model))
-    gr.Markdown(evaluation_section_markdown(card), elem_id="model-evaluation")
-    return []
+    with fold("The card: config, parameters, training"):
+        gr.Markdown(model_card_markdown(card, model, with_evaluation=False))
+    with fold("The label table and the null class"):
+        with gr.Row():
+            with gr.Column(scale=3):
+                gr.Markdown(label_dropout_markdown(card))
+            with gr.Column(scale=2):
+                plot(value=label_table_figure(model))
+    with fold("Evaluation: the judge's table per guidance scale"):
+        gr.Markdown(evaluation_section_markdown(card), elem_id="model-evaluation", elem_classes="nowrap-table")
+    _, opening = on_first_visit(shown, model_drawings, [], [drawings], **SAMPLING_LANE)
+    return [opening]

@@ -7,13 +7,15 @@ import gradio as gr
 from playground.cache import Cache
 from playground.ui.openings import on_first_visit
 from playground.ui.serving import class_count, require_model
-from playground.ui.widgets import digit_choices, plot, user_error
+from playground.ui.widgets import digit_choices, fold, plot, user_error
 from playground.views.time import adaln
 
 INTRO = (
     "Where t goes next: c = t_emb + y_emb sets the adaLN-Zero **shift / scale / gate** of every block and of the "
     "final layer. Below, what it sets for one class, and what the class changes in them."
 )
+CAPTION = ("**t and the class set every block's shift, scale and gate** (top); below, what changing the class "
+           "changes in them.")
 VIEWS = Cache("adaLN views", max_items=12)  # the view for a class of the served model: 11 classes at most
 
 
@@ -43,14 +45,19 @@ def adaln_page(label):
 
 
 def build(shown, model, model_error):
-    """A class (the null class last, where the model has one), the two adaLN figures and their sentences, opened on
-    the default class."""
-    gr.Markdown(INTRO)
-    if model is not None and model.null_class is None:
+    """The caption and the class (the null class last, where the model has one) over the two adaLN figures, their
+    sentences in a fold; opened on the default class."""
+    with gr.Row(equal_height=True):
+        gr.Markdown(CAPTION, scale=3)
+        label = class_control(model, scale=1)
+    if model is None:  # said above the pictures, not in the fold
+        gr.Markdown(f"The model did not load: {model_error}")
+    elif model.null_class is None:
         gr.Markdown(adaln.NO_NULL_CLASS)
-    label = class_control(model)
-    summary = gr.Markdown("*Computing…*" if model is not None else f"The model did not load: {model_error}")
     modulation, class_effect = plot(), plot()
+    with fold():
+        gr.Markdown(INTRO)
+        summary = gr.Markdown("*Computing…*" if model is not None else "")
     outputs = [summary, modulation, class_effect]
     label.change(adaln_page, inputs=[label], outputs=outputs, api_visibility="private")
     if model is None:

@@ -7,14 +7,17 @@ from playground.cache import Cache
 from playground.ui.openings import on_first_visit
 from playground.ui.serving import require_model
 from playground.ui.time import adaln as adaln_page
-from playground.ui.widgets import plot, user_error
+from playground.ui.widgets import fold, plot, user_error
 from playground.views.time import adaln, mlp
 
 INTRO = (
     "The same steps t = 0..999 three ways: the **raw sinusoid** `t_freq`, the **trained** `t_emb` of the served "
     "model, and a **freshly initialised** MLP (DiT's init, seeded)."
 )
-PAGE_OUTPUTS = ("summary", "heatmaps", "similarities", "distinguishability", "signal", "pca2d", "pca3d")  # in order
+CAPTION = ("**After the MLP, t is about one number that follows the signal level:** the trained path (middle) runs "
+           "mostly along PC1, which tracks √ᾱ_t (below).")
+FINDING = ("pca2d", "signal")  # the page's hero, drawn first
+DETAILS = ("summary", "heatmaps", "similarities", "distinguishability", "pca3d")  # in its fold, in order
 ENDPOINT_OUTPUTS = ("summary", "heatmaps", "similarities", "pca2d", "distinguishability", "pca3d", "modulation",
                     "signal", "class_effect")  # `/mlp_comparison`'s, as clients know them
 VIEWS = Cache("MLP views", max_items=8)  # the view for a seed of the served model
@@ -26,10 +29,16 @@ def mlp_outputs(seed):
     return mlp.mlp_view(require_model(), seed)
 
 
-def mlp_page(seed):
-    """The page's outputs for one seed of the fresh MLP, in `PAGE_OUTPUTS` order."""
+def mlp_finding(seed):
+    """The page's finding for one seed of the fresh MLP: the figures of `FINDING`, in order."""
     view = mlp_outputs(user_error(mlp.validate_seed, seed))
-    return tuple(view[name] for name in PAGE_OUTPUTS)
+    return tuple(view[name] for name in FINDING)
+
+
+def mlp_details(seed):
+    """The rest of the page for one seed of the fresh MLP: the summary and the figures of `DETAILS`, in order."""
+    view = mlp_outputs(user_error(mlp.validate_seed, seed))
+    return tuple(view[name] for name in DETAILS)
 
 
 def mlp_comparison(label, seed):
@@ -57,18 +66,27 @@ def comparison_endpoint(model, seed, figures):
 
 
 def build(shown, model, model_error):
-    """A seed for the fresh MLP and the figures of the three embeddings, opened on the default seed."""
-    gr.Markdown(INTRO)
-    with gr.Row():
-        seed = gr.Number(value=mlp.DEFAULTS["seed"], precision=0, label="seed of the fresh MLP", scale=1)
-        button = gr.Button("Compute", variant="primary", scale=1)
-    summary = gr.Markdown("*Computing…*" if model is not None else f"The model did not load: {model_error}")
-    figures = {name: plot() for name in PAGE_OUTPUTS[1:]}
-    outputs = [summary, *figures.values()]
-    gr.on(triggers=[button.click, seed.submit], fn=mlp_page, inputs=[seed], outputs=outputs,
-          api_visibility="private")
+    """The finding first (the 2-D PCA paths, then PC1 against the signal level) with the fresh MLP's seed beside
+    its caption; the sentences and the other figures in a fold. Opens on the default seed."""
+    if model is None:  # said above the pictures, not in the fold
+        gr.Markdown(f"The model did not load: {model_error}")
+    with gr.Row(equal_height=True):
+        gr.Markdown(CAPTION, scale=4)
+        seed = gr.Number(value=mlp.DEFAULTS["seed"], precision=0, label="seed of the fresh MLP", scale=1,
+                         min_width=160)
+        button = gr.Button("Compute", variant="primary", scale=1, min_width=100)
+    figures = {name: plot() for name in FINDING}
+    with fold():
+        gr.Markdown(INTRO)
+        summary = gr.Markdown("*Computing…*" if model is not None else "")
+        figures.update({name: plot() for name in DETAILS[1:]})
+    hero, rest = [figures[name] for name in FINDING], [summary, *(figures[name] for name in DETAILS[1:])]
+    gr.on(triggers=[button.click, seed.submit, seed.blur], fn=mlp_finding, inputs=[seed], outputs=hero,
+          api_visibility="private").then(mlp_details, inputs=[seed], outputs=rest, api_visibility="private")
     comparison_endpoint(model, seed, figures)
     if model is None:
         return []
-    _, opening = on_first_visit(shown, mlp_page, [seed], outputs)
-    return [opening]
+    # Two events, the finding's first in the queue, so the hero is not held back by the fold's five figures.
+    _, finding = on_first_visit(shown, mlp_finding, [seed], hero)
+    _, details = on_first_visit(shown, mlp_details, [seed], rest)
+    return [finding, details]

@@ -9,7 +9,7 @@ from playground.embedding import FLAVOURS
 from playground.ui.openings import on_first_visit
 from playground.ui.serving import get_judge, get_model, require_model
 from playground.ui.turns import SAMPLER, SAMPLING_LANE, VIEW_CONCURRENCY
-from playground.ui.widgets import image, plot, user_error
+from playground.ui.widgets import fold, image, plot, user_error
 from playground.views.time import flavours
 from playground.views.time import waves as embedding
 from playground.views.time.inspector import MAX_INSPECT_T
@@ -19,10 +19,13 @@ CHECK_NOT_RUN = ("*The default check could not run just now (the message says wh
                  "runs again the next time this page is shown.*")
 VIEWS = Cache("timestep embedding views", max_items=8)  # the view for a request and the served model
 
+CAPTION = ("**Each step t becomes cos/sin waves:** fast ones tell neighbouring steps apart, slow ones say "
+           "where t is in 0..999.")
+FLAVOUR_CAPTION = "**Does the wave flavour matter?** The trained model draws every digit under each flavour:"
 HELP = (
     "DiT receives the step **t as one number per image**. Before any learning happens, it spreads that number "
-    "over cos and sin waves whose frequencies shrink geometrically (`t_freq`, 256 numbers). Rows below are t, "
-    "columns are the waves (an odd dim adds a zero column). Hover any cell for its frequency and wavelength."
+    "over cos and sin waves whose frequencies shrink geometrically (`t_freq`, 256 numbers). The heatmap's rows "
+    "are t, its columns the waves (an odd dim adds a zero column). Hover any cell for its frequency and wavelength."
 )
 
 CONFUSIONS = """
@@ -86,71 +89,97 @@ def flavour_note(model, model_error):
     return "*Sampling under each flavour…*"
 
 
+def embedding_controls():
+    """The three knobs beside the heatmap, then the rest in "More settings": (dim, n_t, flavour, t_start, t_end,
+    max_period)."""
+    dim = gr.Slider(2, MAX_DIM, value=DEFAULTS["dim"], step=1, label="dim")
+    n_t = gr.Slider(1, MAX_T_POINTS, value=DEFAULTS["n_t"], step=1, label="how many t")
+    flavour = gr.Radio(list(FLAVOURS), value=DEFAULTS["flavour"], label="flavour")
+    with fold("More settings"):
+        with gr.Row():
+            t_start = gr.Number(value=DEFAULTS["t_start"], label="t start", min_width=90)
+            t_end = gr.Number(value=DEFAULTS["t_end"], label="t end", min_width=90)
+        max_period = gr.Number(
+            value=DEFAULTS["max_period"], label="max_period", minimum=MIN_MAX_PERIOD, maximum=MAX_MAX_PERIOD
+        )
+        gr.Markdown(
+            f"Caps: dim ≤ {MAX_DIM}, up to {MAX_T_POINTS} t, up to {MAX_INSPECT_T} inspector "
+            f"values. Each view runs {VIEW_CONCURRENCY} requests at a time.",
+            elem_classes="caps",
+        )
+    return dim, n_t, flavour, t_start, t_end, max_period
+
+
+def embedding_details():
+    """The fold under the flavour check: the help, the two other figures, the inspector, the notes, and how the
+    check works."""
+    with fold():
+        gr.Markdown(HELP)
+        with gr.Row():
+            with gr.Column():
+                dims_plot = plot()
+            with gr.Column():
+                sim_plot = plot()
+        with gr.Row():
+            with gr.Column(scale=3):
+                inspect_t = gr.Textbox(
+                    value=DEFAULTS["inspect_t"],
+                    label=f"t for the inspector: one value per image in the batch (up to {MAX_INSPECT_T}), press "
+                    "Enter",
+                )
+                inspector = gr.Markdown("*Computing…*")
+            with gr.Column(scale=2):
+                notes = gr.Markdown()
+        gr.Markdown(FLAVOUR_INTRO)
+        gr.Markdown(
+            f"Guidance s = {' and '.join(f'{s:g}' for s in flavours.SCALES)}; {flavours.STEPS} "
+            f"{flavours.SAMPLER} steps; 3 flavours × 2 scales × 10 digits × samples per digit. The "
+            "default check runs in the background when the app starts.",
+            elem_classes="caps",
+        )
+    return dims_plot, sim_plot, inspect_t, inspector, notes
+
+
+def flavour_section(model, model_error):
+    """The flavour check: its grid beside its table and knobs (its intro and caps go in the page's fold)."""
+    gr.Markdown(FLAVOUR_CAPTION)
+    with gr.Row():
+        with gr.Column(scale=1):
+            grid = image("flavour-grid")
+        with gr.Column(scale=1):
+            table = gr.Markdown(flavour_note(model, model_error))
+            with gr.Row(equal_height=True):
+                per_digit = gr.Slider(
+                    1, flavours.MAX_PER_DIGIT, value=flavours.DEFAULTS["per_digit"], step=1,
+                    label="samples per digit and scale", scale=2,
+                )
+                flavour_seed = gr.Number(value=flavours.DEFAULTS["seed"], precision=0, label="seed", minimum=0,
+                                         scale=1, min_width=90)
+            run = gr.Button("Run the check", variant="primary")
+    return grid, table, per_digit, flavour_seed, run
+
+
 def build(shown, model, model_error):
-    """The embedding's knobs, its three figures, the inspector and notes, then the flavour check. The page opens on
-    the embedding at its defaults and (when the served model can run it) the default check."""
-    gr.Markdown(HELP)
+    """The heatmap with its three knobs (the rest in a fold), the flavour check right under it, then folds with the
+    other figures, the inspector, the notes and the confusions. The page opens on the embedding at its defaults
+    and (when the served model can run it) the default check."""
+    gr.Markdown(CAPTION)
     with gr.Row():
         with gr.Column(scale=1, min_width=230):
-            dim = gr.Slider(2, MAX_DIM, value=DEFAULTS["dim"], step=1, label="dim")
-            n_t = gr.Slider(1, MAX_T_POINTS, value=DEFAULTS["n_t"], step=1, label="how many t")
-            with gr.Row():
-                t_start = gr.Number(value=DEFAULTS["t_start"], label="t start", min_width=90)
-                t_end = gr.Number(value=DEFAULTS["t_end"], label="t end", min_width=90)
-            max_period = gr.Number(
-                value=DEFAULTS["max_period"], label="max_period", minimum=MIN_MAX_PERIOD, maximum=MAX_MAX_PERIOD
-            )
-            flavour = gr.Radio(list(FLAVOURS), value=DEFAULTS["flavour"], label="flavour")
-            gr.Markdown(
-                f"Caps: dim ≤ {MAX_DIM}, up to {MAX_T_POINTS} t, up to {MAX_INSPECT_T} inspector "
-                f"values. Each view runs {VIEW_CONCURRENCY} requests at a time.",
-                elem_classes="caps",
-            )
+            dim, n_t, flavour, t_start, t_end, max_period = embedding_controls()
         with gr.Column(scale=4):
             heatmap = plot()
-    with gr.Row():
-        with gr.Column():
-            dims_plot = plot()
-        with gr.Column():
-            sim_plot = plot()
-    with gr.Row():
-        with gr.Column(scale=3):
-            inspect_t = gr.Textbox(
-                value=DEFAULTS["inspect_t"],
-                label=f"t for the inspector: one value per image in the batch (up to {MAX_INSPECT_T}), press Enter",
-            )
-            inspector = gr.Markdown("*Computing…*")
-        with gr.Column(scale=2):
-            notes = gr.Markdown()
-    with gr.Group():
-        gr.Markdown(FLAVOUR_INTRO)
-        with gr.Row(equal_height=True):
-            per_digit = gr.Slider(
-                1, flavours.MAX_PER_DIGIT, value=flavours.DEFAULTS["per_digit"], step=1,
-                label="samples per digit and scale", scale=2,
-            )
-            flavour_seed = gr.Number(value=flavours.DEFAULTS["seed"], precision=0, label="seed", minimum=0, scale=1)
-            run = gr.Button("Run the check", variant="primary", scale=1)
-            gr.Markdown(
-                f"Guidance s = {' and '.join(f'{s:g}' for s in flavours.SCALES)}; {flavours.STEPS} "
-                f"{flavours.SAMPLER} steps; 3 flavours × 2 scales × 10 digits × samples per digit. The "
-                "default check runs in the background when the app starts.",
-                elem_classes="caps",
-            )
-        with gr.Row():
-            with gr.Column(scale=1):
-                grid = image("flavour-grid")
-            with gr.Column(scale=1):
-                table = gr.Markdown(flavour_note(model, model_error))
-    with gr.Accordion("Common confusions about the timestep embedding", open=False):
+    grid, table, per_digit, flavour_seed, run = flavour_section(model, model_error)
+    dims_plot, sim_plot, inspect_t, inspector, notes = embedding_details()
+    with fold("Common confusions about the timestep embedding"):
         gr.Markdown(CONFUSIONS)
     run.click(flavour_check, inputs=[per_digit, flavour_seed], outputs=[grid, table], api_name="flavour_check",
               preprocess=False, **SAMPLING_LANE)
     knobs = [dim, max_period, t_start, t_end, n_t, flavour, inspect_t]
     figures = [heatmap, dims_plot, sim_plot, inspector, notes]
     gr.on(
-        triggers=[dim.release, max_period.submit, t_start.submit, t_end.submit, n_t.release, flavour.change,
-                  inspect_t.submit],
+        triggers=[dim.release, max_period.submit, max_period.blur, t_start.submit, t_start.blur, t_end.submit,
+                  t_end.blur, n_t.release, flavour.change, inspect_t.submit],
         fn=timestep_embedding,
         inputs=knobs,
         outputs=figures,

@@ -117,6 +117,8 @@ def tradeoff_figure(run, curve="cfg"):
         line("diversity", KIND_COLOURS["diversity"], refs[2], se_bars("diversity_se"), "diversity"),
     ]
     shapes, notes = curves.floor_marks(run, refs[0]["xaxis"], refs[0]["yaxis"])
+    for note in notes:  # the full sentence is wider than a third of the figure: on hover, its mean on the band
+        note.update(hovertext=note["text"], text=f"real digits: {curves.floor_band(run)[1]:.1f}")
     diversity_shapes, diversity_notes = curves.real_diversity_marks(run, "y", refs[2]["xaxis"], refs[2]["yaxis"])
     shapes += diversity_shapes
     grid_layout["annotations"] += notes + diversity_notes
@@ -124,9 +126,9 @@ def tradeoff_figure(run, curve="cfg"):
     title = (f"All ten digits, {f['samples']} samples per scale: Frechet distance lowest at s = {fmt(f['best_s'])} "
              f"({f['best_frechet']:.1f}), {f['last_frechet']:.1f} at s = {fmt(f['last_s'])}")
     figure_layout = plots.layout(title, "error bars: ± 1 standard error (Frechet, diversity), 95% Wilson interval "
-                                 "(accuracy); shaded: real training digits against the held-out ones (Frechet), "
+                                 "(accuracy)<br>shaded: real training digits against the held-out ones (Frechet), "
                                  "real digits' diversity (read it as distance from that, not more-is-better)",
-                                 height=380, margin={"l": 60, "r": 20, "t": 100, "b": 60}, shapes=shapes,
+                                 height=400, margin={"l": 60, "r": 20, "t": 120, "b": 60}, shapes=shapes,
                                  **grid_layout)
     for ref in refs:
         plots.set_axis(figure_layout, ref["xaxis"], title={"text": "guidance scale s"})

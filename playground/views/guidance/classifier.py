@@ -138,14 +138,14 @@ def cosine(a, b):
 
 def requests_figure(req):
     panels = []
-    for i, t in enumerate(req["t"]):
+    for i, t in sorted(enumerate(req["t"]), key=lambda it: it[1]):  # t increases to the right, as on every axis
         for name, key in (("classifier", "classifier"), ("CFG ε_c − ε_u", "cfg"), ("clean judge", "judge")):
             value = req[key][i]
             bound = float(value.abs().max()) or 1.0
             panels.append((f"t {t}: {name} (±{bound:.2g})", value, (-bound, bound), "RdBu"))
     return plots.image_panels(panels, 3 * 2, "What each guide asks ε to change by, along one run",
-                              "−σ_t ∇ log p(y | x_t) for the two classifiers, ε_c − ε_u for CFG; each on its own "
-                              "scale (blue −, red +)", height=520)
+                              "−σ_t ∇ log p(y | x_t) for the two classifiers, ε_c − ε_u for CFG; t (0 clean → 999 "
+                              "noise) rising along the panels; each on its own scale (blue −, red +)", height=520)
 
 
 def accuracy_by_t_figure(card):
@@ -156,7 +156,7 @@ def accuracy_by_t_figure(card):
     return plots.figure(data, plots.layout(
         "Where in the schedule a classifier can still read the digit", "the noise-aware classifier on the 500 "
         "held-out digits noised to each t (its model card); chance is 0.1", height=340,
-        xaxis={"title": "timestep t"}, yaxis={"title": "accuracy", "range": [0, 1]},
+        xaxis={"title": "t (0 clean → 999 noise)"}, yaxis={"title": "accuracy", "range": [0, 1]},
         shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 0.1, "y1": 0.1,
                  "line": {"dash": "dot", "color": "#444"}}]))
 
@@ -245,7 +245,9 @@ def classifier_guidance_view(model, classifier, judge, request, tradeoff=None, p
         "grid": grid, "summary": summary_markdown(rows, req, classifier.card),
         "requests": requests_figure(req), "accuracy_by_t": accuracy_by_t_figure(classifier.card),
         "tradeoff": curves.accuracy_diversity_figure(tradeoff, ["cfg", "classifier"],
-                                                     title="CFG (s) and classifier guidance (g)"),
+                                                     title="CFG (s) and classifier guidance (g)").update_layout(
+                                                         legend=curves.LEGEND_BESIDE),
         "frechet": curves.frechet_figure(tradeoff, ["cfg", "classifier"],
-                                         title="Distance to real digits (s for CFG, g for the classifier)"),
+                                         title="Distance to real digits (s for CFG, g for the classifier)"
+                                         ),
     }

@@ -30,6 +30,11 @@ NAMES = {  # curve key -> legend name
 COLOURS = {"cfg": "#1f77b4", "interval": "#2ca02c", "rescale": "#ff7f0e", "negative": "#9467bd",
            "no_clip": "#7f7f7f", "autoguidance": "#d62728", "classifier": "#8c564b",
            "companion_p0": "#17becf", "companion_p0.1": "#e377c2", "companion_p0.5": "#bcbd22"}
+# Legends never over an axis title. Accuracy against diversity: inside, bottom left, a corner no curve reaches (less
+# guidance lowers accuracy and raises diversity). Frechet against the scale has no such corner: beside the plot.
+LEGEND_INSIDE = {"orientation": "v", "x": 0.01, "xanchor": "left", "y": 0.02, "yanchor": "bottom",
+                 "bgcolor": "rgba(255,255,255,0.85)", "font": {"size": 12}}
+LEGEND_BESIDE = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top", "font": {"size": 12}}
 
 
 def load_tradeoff(path=TRADEOFF_FILE):
@@ -243,7 +248,7 @@ def accuracy_diversity_figure(tradeoff, keys, title="Fidelity against variety as
                 "bars: 95% Wilson interval, ±1 SE" + (f" · {problem}" if problem else ""))
     return plots.figure(data, plots.layout(
         title, subtitle, height=height, xaxis={"title": "diversity (mean pixel distance within a digit)"},
-        yaxis={"title": "judge accuracy", "range": [0, 1.05]}, legend={"orientation": "h", "y": -0.2},
+        yaxis={"title": "judge accuracy", "range": [0, 1.05]}, legend=LEGEND_INSIDE,
         shapes=shapes, annotations=notes))
 
 
@@ -290,7 +295,7 @@ def frechet_figure(tradeoff, keys, title="Distance to real digits against the sc
         title, f"lower is closer to real digits; the floor (shaded): {where}; the judge's features barely register "
         "grey speckle", height=height, xaxis={"title": "guidance scale"},
         yaxis={"title": "Frechet distance (judge features)", "rangemode": "tozero"},
-        shapes=shapes, annotations=notes, legend={"orientation": "h", "y": -0.25}))
+        shapes=shapes, annotations=notes, legend=LEGEND_BESIDE))
 
 
 def floor_marks(tradeoff, xref="x", yref="y"):

@@ -146,14 +146,15 @@ def null_predictions(models, served, label, seed):
 def null_figure(timesteps, predictions):
     panels = []
     for rate, (eps_c, eps_u) in predictions.items():
-        for i, t in enumerate(timesteps):
+        for i, t in sorted(enumerate(timesteps), key=lambda it: it[1]):  # t increases to the right, as on every axis
             _, sigma = alpha_sigma(t)
             bound = float(torch.stack([eps_c[i], eps_u[i]]).abs().max())
             gap = float((eps_c[i] - eps_u[i]).norm())
             panels += [(f"p {rate}, t {t}: ε_c", eps_c[i, 0], (-bound, bound), "RdBu"),
                        (f"ε_u (‖ε_c−ε_u‖ {gap:.2f})", eps_u[i, 0], (-bound, bound), "RdBu")]
     return plots.image_panels(panels, 2 * len(timesteps), "What the null class learned: ε_c next to ε_u",
-                              "the same x_t for both companions (the served model's run at s = 1); blue −, red +",
+                              "the same x_t for both companions (the served model's run at s = 1), t (0 clean → 999 "
+                              "noise) rising to the right; blue −, red +",
                               height=420)
 
 
@@ -350,6 +351,7 @@ def label_dropout_view(models, served, request, judge=None, tradeoff=None):
         "stand_ins": stand_in_grid,
         "curves": curves.accuracy_diversity_figure(tradeoff, ["companion_p0.1", "companion_p0.5", "companion_p0",
                                                               "cfg", "autoguidance"],
-                                                   title="Companions, CFG and autoguidance"),
+                                                   title="Companions, CFG and autoguidance").update_layout(
+                                                       legend=curves.LEGEND_BESIDE),  # five curves: room beside
         "autoguidance": autoguidance_markdown(tradeoff),
     }

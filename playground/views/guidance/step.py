@@ -21,6 +21,7 @@ from playground.views.guidance.cfg import SCALE_RANGE
 STEP_DEFAULTS = MappingProxyType({"label": 3, "seed": 0, "step": 4, "scale": 4.0})
 DIFF_SCALE = "RdBu"  # diverging: blue negative, red positive, white zero
 GRAY = [[0, "black"], [1, "white"]]
+T_AXIS = "t (0 clean → 999 noise)"  # t increases to the right on every axis of t in the app
 NO_NULL_CLASS = ("This model was trained without label dropout, so it has no null class and no unconditional "
                  "prediction ε_u: there is no guided step to open. Serve a model trained with label dropout.")
 
@@ -116,17 +117,18 @@ def guided_step_view(model, request):
     eps_range = _symmetric(torch.stack([eps_u[k, 0], eps_c[k, 0], guided]))
     panels = [("x_t", x_t, _symmetric(x_t), GRAY), ("ε_u (null label)", eps_u[k, 0], eps_range, DIFF_SCALE),
               ("ε_c (digit)", eps_c[k, 0], eps_range, DIFF_SCALE),
-              (f"ε_c − ε_u (own scale ±{_symmetric(direction)[1]:.2f})", direction, _symmetric(direction), DIFF_SCALE),
+              (f"ε_c − ε_u (±{_symmetric(direction)[1]:.2f})", direction, _symmetric(direction), DIFF_SCALE),
               (f"ε̂ = ε_u + {fmt(scale)}(ε_c − ε_u)", guided, eps_range, DIFF_SCALE)]
     panels.append(None)
     for name, value in x0.items():
-        panels.append((f"x0 from {name}, raw [{value.min():.1f}, {value.max():.1f}]", value, _symmetric(value), GRAY))
-    for name, value in x0.items():
-        panels.append((f"x0 from {name}, clipped", value.clamp(-1, 1), (-1, 1), GRAY))
+        panels.append((f"x0 from {name}<br>raw [{value.min():.1f}, {value.max():.1f}]", value, _symmetric(value), GRAY))
+    for name, value in x0.items():  # two-line captions: one line would run into the next panel's at 1280 px
+        panels.append((f"x0 from {name}<br>clipped to [−1, 1]", value.clamp(-1, 1), (-1, 1), GRAY))
     # Six columns: the eps row leaves its last cell empty; the raw and the clipped x0 share the second row.
     fig = plots.image_panels(panels, 6, f"Step {request.step} of {len(timesteps)} (t = {t}), digit {label}",
                              f"σ_t = √(1−ᾱ) = {sigma:.3f}, √ᾱ = {alpha:.3f}; ε panels share one colour scale "
-                             "(blue −, red +) except the difference; raw x0 on its own range", height=560)
+                             "(blue −, red +) except the difference (its own, ± shown); raw x0 on its own range",
+                             height=560)
     norms = (eps_c - eps_u).flatten(1).norm(dim=1).numpy()
     clipped_share = float((x0[list(x0)[2]].abs() > 1).float().mean())
     summary = (
@@ -147,5 +149,5 @@ def _norm_figure(timesteps, norms, k, label):
              "marker": {"size": 14, "color": "#d62728"}}]
     return plots.figure(data, plots.layout(
         f"Where in the schedule the label matters (digit {label})", "‖ε_c − ε_u‖ over the 784 pixels at each step "
-        "of this trajectory", height=360, xaxis={"title": "timestep t", "autorange": "reversed"},
+        "of this trajectory", height=360, xaxis={"title": T_AXIS},
         yaxis={"title": "‖ε_c − ε_u‖", "rangemode": "tozero"}, showlegend=False))

@@ -28,6 +28,8 @@ from playground.sampling import sample_guided
 from playground.views.guidance import curves
 from playground.views.guidance.cfg import SCALE_RANGE
 
+GRID_CELL = 96  # pixels a sample takes in the grid: legible from the back of a room
+CURVE_HEIGHT = 400  # the two trade-off curves under the grid: the page stays within two screens
 MAX_LAB_SAMPLES = 8  # samples per method column (7 columns: 56 images x 8 steps x 2 predictions)
 LAB_DEFAULTS = MappingProxyType({"label": 3, "seed": 0, "scale": 4.0, "samples": 4, "t_lo": INTERVAL[0],
                                  "t_hi": INTERVAL[1], "phi": RESCALE_PHI, "negative": 8})
@@ -132,8 +134,9 @@ def interval_figure(t_lo, t_hi, steps=DEFAULT_STEPS):
     return plots.figure(data, plots.layout(
         f"{len(on)} of {steps} steps guided: t ∈ [{t_lo}, {t_hi}]",
         f"the paper's σ ∈ ({sig_lo:.2f}, {sigma[t_hi]:.2f}], σ_t = √((1−ᾱ)/ᾱ); log-SNR λ = log(ᾱ/(1−ᾱ))",
-        height=360, shapes=shade, xaxis={"title": "timestep t"}, yaxis={"title": "log-SNR λ"},
-        legend={"orientation": "h", "y": -0.3}))
+        height=360, shapes=shade, xaxis={"title": "t (0 clean → 999 noise)"}, yaxis={"title": "log-SNR λ"},
+        # log-SNR falls with t, so the top right corner is empty: the legend sits there, off the axis titles.
+        legend={"x": 0.99, "xanchor": "right", "y": 0.99, "yanchor": "top", "bgcolor": "rgba(255,255,255,0.85)"}))
 
 
 def lab_view(model, request, judge=None, weak_model=None, tradeoff=None, progress=None):
@@ -158,7 +161,9 @@ def lab_view(model, request, judge=None, weak_model=None, tradeoff=None, progres
         rows.append(row)
     seconds = time.time() - t0
     images = to_uint8(torch.stack(list(columns.values()), 1)).numpy()  # [N, M, 28, 28]
-    grid = labelled_grid(images, [header for _, header, _ in methods], cell=76, font_size=15)
+    # The grid's font has no Greek letters: its headers spell them out.
+    headers = [header.replace("φ", "phi").replace("ε", "eps") for _, header, _ in methods]
+    grid = labelled_grid(images, headers, cell=GRID_CELL, font_size=15)
     rescale_gap = (float((columns["rescale_x0"] - columns["rescale_eps"]).abs().max())
                    if {"rescale_x0", "rescale_eps"} <= columns.keys() else None)
     parts = [_lab_table(rows, request, seconds, notes, tradeoff)]
@@ -167,8 +172,8 @@ def lab_view(model, request, judge=None, weak_model=None, tradeoff=None, progres
     if {"rescale_x0", "rescale_eps"} & columns.keys():
         parts.append(rescale_markdown(rescale_gap, tradeoff))
     return {"grid": grid, "table": "\n\n".join(parts), "interval": interval_figure(request.t_lo, request.t_hi),
-            "tradeoff": curves.accuracy_diversity_figure(tradeoff, TRADEOFF_KEYS),
-            "frechet": curves.frechet_figure(tradeoff, TRADEOFF_KEYS),
+            "tradeoff": curves.accuracy_diversity_figure(tradeoff, TRADEOFF_KEYS, height=CURVE_HEIGHT),
+            "frechet": curves.frechet_figure(tradeoff, TRADEOFF_KEYS, height=CURVE_HEIGHT),
             "verdict": matched_accuracy_markdown(tradeoff)}
 
 

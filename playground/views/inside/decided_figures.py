@@ -85,22 +85,25 @@ def cut_figure(names, fraction, change, control, label, r, chance):
 
 
 def lie_figure(ts, told, rms):
-    """What the network was told against the true t, and how far its x0 moved from the plain run's."""
+    """What the network was told against the true t of each step, and how far its x0 moved from the plain run's;
+    t increases to the right (the run itself goes right to left)."""
     refs, grid = plots.grid(1, 2, ["the t the network sees", "x0 prediction: RMS difference from the plain run"],
                             hspace=0.1)
-    steps = list(range(1, len(ts) + 1))
+    ts = [int(t) for t in ts]
+    steps = np.arange(1, len(ts) + 1)
     data = [
-        {"type": "scatter", "x": steps, "y": list(ts), "name": "true t", "mode": "lines+markers", **refs[0]},
-        {"type": "scatter", "x": steps, "y": list(told), "name": "told t'", "mode": "lines+markers",
+        {"type": "scatter", "x": ts, "y": ts, "name": "true t", "mode": "lines+markers", **refs[0]},
+        {"type": "scatter", "x": ts, "y": list(told), "name": "told t'", "mode": "lines+markers",
          "line": {"dash": "dash"}, **refs[0]},
-        {"type": "bar", "x": steps, "y": np.asarray(rms, dtype=np.float32), "name": "RMS Δx0", "showlegend": False,
-         "hovertemplate": "step %{x}<br>RMS %{y:.3f}<extra></extra>", **refs[1]},
+        {"type": "bar", "x": ts, "y": np.asarray(rms, dtype=np.float32), "name": "RMS Δx0", "showlegend": False,
+         "customdata": steps, "hovertemplate": "step %{customdata}, t = %{x}<br>RMS %{y:.3f}<extra></extra>",
+         **refs[1]},
     ]
     for ref in refs:
-        plots.set_axis(grid, ref["xaxis"], title={"text": "step"}, tickvals=steps)
-    plots.set_axis(grid, refs[0]["yaxis"], title={"text": "t"}, range=[-30, 1030])
+        plots.set_axis(grid, ref["xaxis"], title={"text": "t (0 clean → 999 noise)"}, range=[-40, 1040])
+    plots.set_axis(grid, refs[0]["yaxis"], title={"text": "t'"}, range=[-30, 1030])
     layout = plots.layout("Lie about t: the sampler steps with the true t, the network is told t'", None,
                           height=360, margin={"l": 60, "r": 20, "t": 80, "b": 50},
-                          legend={"x": 0.01, "y": 0.02, "xanchor": "left", "yanchor": "bottom",
+                          legend={"x": 0.01, "y": 0.98, "xanchor": "left", "yanchor": "top",
                                   "bgcolor": "rgba(255,255,255,0.8)"}, **grid)
     return plots.figure(data, layout)

@@ -299,6 +299,9 @@ def inside_view(model, request):
     return {
         "shape_walk": tr.shape_walk(model, rec, xs, f"N = the {STEPS} steps of the trajectory in one batch"),
         "summary": inside_summary(numbers),
+        "path": figs.path_figure(x_k, tokens16, rec["blocks"][0]["x_in"][k].numpy(),
+                                 rec["blocks"][-1]["x_out"][k].numpy(), final["patches"][k].numpy(), eps_k,
+                                 len(model.blocks), step_names[k]),
         "patchify": figs.patchify_figure(x_k, tokens16, rec["tokens"][k].numpy(), pos,
                                          cosine_similarity_matrix(pos), (query_row, query_col), p, step_names[k]),
         "attention": figs.attention_grid_figure(x_k, weights[k, :, :, query], (query_row, query_col), p,

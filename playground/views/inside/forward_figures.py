@@ -13,6 +13,7 @@ GREY = [[0.0, "black"], [1.0, "white"]]  # MNIST look: ink white on black
 BLOCK_COLOURS = ["#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725", "#f89540", "#cc4778"]
 HEAD_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 HIDDEN = {"showticklabels": False, "showgrid": False, "zeroline": False, "ticks": ""}
+T_AXIS = {"title": {"text": "t (0 clean → 999 noise)"}}  # app-wide: t increases to the right
 
 
 def image_trace(img, ref, name):
@@ -100,6 +101,39 @@ def patchify_figure(x, tokens16, embedded, pos, similarity, query, p, step_name)
     return plots.figure(data, layout)
 
 
+def path_figure(x, tokens16, x_in, x_out, patches, eps, depth, step_name):
+    """The data's path through one forward, from one step's traced tensors: x_t `[H, W]`, its patches as tokens
+    `[T, p*p]`, the tokens entering the first block and leaving the last `[T, D]`, the final layer's tokens
+    `[T, p*p*C']` and ε `[H, W]` laid back out by unpatchify."""
+    (t_count, pixels), d, numbers = tokens16.shape, x_in.shape[1], patches.shape[1]
+    size = x.shape[-1]
+    image = f"[1, 1, {size}, {size}]"
+    titles = [f"x_t<br>{image}", f"patchify<br>{t_count} tokens × {pixels}", f"+ embed, pos<br>{t_count} × {d}",
+              f"{depth} blocks (t, y)<br>{t_count} × {d}", f"final_layer<br>{t_count} × {numbers}",
+              f"unpatchify → ε<br>{image}"]
+    # a few hidden units are far larger than the rest: one colour scale per panel, saturated at the 99th percentile
+    robust = [float(np.percentile(np.abs(v), 99)) or None for v in (x_in, x_out)]
+    refs, grid = plots.grid(1, 6, titles, hspace=0.045)
+    data = [image_trace(x, refs[0], "x_t"),
+            matrix_trace(tokens16, refs[1], "pixel value", "pixel in patch", "token", colorscale=GREY),
+            matrix_trace(x_in, refs[2], "x entering block 0", "hidden unit", "token", lim=robust[0]),
+            matrix_trace(x_out, refs[3], f"x leaving block {depth - 1}", "hidden unit", "token", lim=robust[1]),
+            matrix_trace(patches, refs[4], "ε value", "pixel in patch", "token"),
+            image_trace(eps, refs[5], "ε")]
+    for i in (0, 5):
+        square(grid, refs[i], size)
+    for i in (1, 2, 3, 4):
+        plots.set_axis(grid, refs[i]["xaxis"], **HIDDEN)
+        plots.set_axis(grid, refs[i]["yaxis"], autorange="reversed", **HIDDEN)
+    width = grid["xaxis"]["domain"][1]
+    arrows = [{"text": "➜", "x": (i + 1) * width + (i + 0.5) * 0.045, "y": 0.5, "xref": "paper", "yref": "paper",
+               "showarrow": False, "font": {"size": 26, "color": "#ff7f0e"}} for i in range(5)]
+    layout = plots.layout(f"One forward at {step_name}: pixels → tokens → {depth} blocks → tokens → noise", None,
+                          height=380, margin={"l": 10, "r": 10, "t": 100, "b": 10}, **grid)
+    layout["annotations"] = layout.get("annotations", []) + arrows
+    return plots.figure(data, layout)
+
+
 def attention_coloraxis(maps):
     return {"colorscale": ATTENTION_SCALE, "cmin": 0, "cmax": float(np.max(maps)),
             "colorbar": {"title": {"text": "weight"}, "thickness": 14}}
@@ -122,7 +156,7 @@ def attention_grid_figure(x, maps, query, p, step_name):
         f"Where patch {query} looks, in every block and head ({step_name})",
         f"softmax(q kᵀ/√d) from the hooked q, k; each of the {g}×{g} cells covers its {p}×{p} pixels; "
         "box = the query; one colour scale for all",
-        height=640, margin={"l": 20, "r": 20, "t": 100, "b": 20}, shapes=shapes,
+        height=500, margin={"l": 20, "r": 20, "t": 100, "b": 20}, shapes=shapes,
         coloraxis=attention_coloraxis(maps), **grid)
     return plots.figure(data, layout)
 
@@ -162,10 +196,10 @@ def distance_figure(ts, distance, se, uniform, images):
                      "name": f"uniform attention ({uniform:.1f} px)", "legendgroup": "uniform",
                      "showlegend": b == 0, "line": {"color": "#888", "dash": "dash", "width": 1.5},
                      "hovertemplate": f"uniform attention: {uniform:.2f} px<extra></extra>", **ref})
-        plots.set_axis(grid, ref["xaxis"], autorange="reversed", title={"text": "t"})
+        plots.set_axis(grid, ref["xaxis"], **T_AXIS)
         plots.set_axis(grid, ref["yaxis"], range=[0, max(float((distance + se).max()), uniform) * 1.08],
                        matches="y", showticklabels=b == 0, title={"text": "px" if b == 0 else ""})
-    layout = plots.layout("Mean attention distance against t (noisy → clean)",
+    layout = plots.layout("Mean attention distance against t",
                           f"Σ_j w_ij · |pos_i − pos_j| averaged over the queries, in pixels; mean over {images} "
                           "samples (bars: standard error); dashed: every patch weighted alike",
                           height=380, margin={"l": 60, "r": 20, "t": 110, "b": 50},
@@ -185,7 +219,7 @@ def writes_figure(ts, attn, mlp, stream):
                          "mode": "lines+markers", "name": f"block {b}", "legendgroup": f"b{b}",
                          "showlegend": j == 0, "line": {"color": BLOCK_COLOURS[b % len(BLOCK_COLOURS)]},
                          "hovertemplate": f"block {b}<br>t = %{{x}}<br>%{{y:.3g}}<extra></extra>", **refs[j]})
-        plots.set_axis(grid, refs[j]["xaxis"], autorange="reversed", title={"text": "t"})
+        plots.set_axis(grid, refs[j]["xaxis"], **T_AXIS)
     plots.set_axis(grid, refs[2]["yaxis"], tickformat=".0%")
     layout = plots.layout("adaLN-Zero at work: how much each block adds to the residual stream",
                           "mean over the tokens of the L2 norm over the hidden units",

@@ -1,12 +1,51 @@
-"""The model card page: its card (config, parameters, training, evaluation), loss curve and label table.
+"""The model card page: what the model draws (every digit, plain and guided), its card (config, parameters,
+training, evaluation), loss curve and label table.
 
-Everything here is read from the loaded model and its card; the page has no inputs, so no caps.
+Everything here is read from, or sampled with, the loaded model and its card; the page has no inputs, so no caps.
 """
 
 import numpy as np
 
 from playground import plots, stats
+from playground.data import to_uint8
+from playground.diffusion import DEFAULT_SAMPLER, DEFAULT_STEPS
+from playground.grids import labelled_grid
+from playground.inputs import fmt
+from playground.sampling import sample_guided
 from playground.tables import evaluation_markdown
+
+DRAWN_SCALES = (1.0, 4.0)  # plain conditional, and the scale the reference samples its pictures at
+DRAWN_PER_DIGIT = 2
+DRAWN_SEED = 0
+TOOLBAR_PX = 34  # the height of the toolbar plotly draws over a figure's top right corner
+
+
+def drawn_scales(model):
+    """The scales the page draws at: s = 1 only for a model without a null class (it cannot be guided)."""
+    return DRAWN_SCALES if model.null_class is not None else DRAWN_SCALES[:1]
+
+
+def drawings_caption(model):
+    """The line over the grid: what it shows, and for a model without a null class why it shows s = 1 only."""
+    scales = " and ".join(f"s = {fmt(s)}" for s in drawn_scales(model))
+    line = (f"**What this model draws:** every digit, {DRAWN_PER_DIGIT} samples each, at {scales} "
+            "(same noise per scale), beside how its training loss fell.")
+    if model.null_class is None:
+        line += " Only s = 1: trained without label dropout, it has no null class to guide with."
+    return line
+
+
+def drawings_grid(model, per_digit=DRAWN_PER_DIGIT, seed=DRAWN_SEED):
+    """Samples of every digit (columns) at each of `drawn_scales` (rows of `per_digit` samples), the shipped
+    sampler at its default steps: a PIL grid."""
+    digits = range(model.config.num_classes)
+    labels = [d for d in digits for _ in range(per_digit)]
+    scales = drawn_scales(model)
+    x = sample_guided(model, labels, list(scales), steps=DEFAULT_STEPS, seed=seed, sampler=DEFAULT_SAMPLER)
+    pixels = to_uint8(x).numpy().reshape(len(scales), len(digits), per_digit, *x.shape[-2:])
+    rows = pixels.transpose(0, 2, 1, 3, 4).reshape(len(scales) * per_digit, len(digits), *x.shape[-2:])
+    row_labels = [f"s = {fmt(s)}" for s in scales for _ in range(per_digit)]
+    return labelled_grid(rows, [str(d) for d in digits], row_labels, cell=56, font_size=16)
 
 
 def parameter_breakdown(model):
@@ -92,13 +131,16 @@ def loss_curve_figure(loss_log):
         "line": {"width": 3, "color": "#1f77b4"},
         "hovertemplate": "step %{x}<br>loss %{y:.4f}<extra></extra>",
     }
+    height = 400
     figure_layout = plots.layout(
         f"Training loss: {losses[0]:.3g} → {losses[-1]:.3g}",
         f"noise-prediction error over {int(steps[-1]):,} training steps",
-        height=400,
+        height=height,
+        margin={"l": 70, "r": 30, "t": 90 + TOOLBAR_PX, "b": 60},
         xaxis={"title": {"text": "training step"}},
         yaxis={"title": {"text": "epsilon MSE"}, "type": "log"},
     )
+    figure_layout["title"]["y"] = 1 - TOOLBAR_PX / height  # the title starts under plotly's toolbar, not beneath it
     return plots.figure([curve], figure_layout)
 
 

@@ -19,6 +19,7 @@ from playground.inputs import as_int
 from playground.model import MODULATION_NAMES
 from playground.stats import bin_means, row_bins
 from playground.views.time.mlp import times_more, varying_rms
+from playground.views.time.waves import T_TITLE
 
 DEFAULTS = MappingProxyType({"label": 3})
 NO_NULL_CLASS = (
@@ -114,7 +115,7 @@ def gate_summary(values):
     return {sublayer: np.abs(values[sublayer, "gate"]).mean(axis=(1, 2)) for sublayer in SUBLAYERS}
 
 
-def _panels(cells, title, subtitle, coloraxes, height=620):
+def _panels(cells, title, subtitle, coloraxes, height=500):
     """3 x 3 heatmaps: rows attention / MLP / final layer, columns shift / multiplier / gate (none in the final)."""
     names = [f"{sublayer}: {measure_name}" for sublayer in (*SUBLAYERS, "final layer") for measure_name in MEASURES]
     names[-1] = "final layer: no gate"
@@ -145,7 +146,7 @@ def _panels(cells, title, subtitle, coloraxes, height=620):
             autorange="reversed",
             title={"text": "block" if i % 3 == 0 and not final else ""},
         )
-        plots.set_axis(grid, ref["xaxis"], title={"text": "t" if i >= 6 else ""})
+        plots.set_axis(grid, ref["xaxis"], title={"text": T_TITLE if i >= 6 else ""})
     hidden = {"visible": False}
     plots.set_axis(grid, refs[8]["xaxis"], **hidden)
     plots.set_axis(grid, refs[8]["yaxis"], **hidden)

@@ -11,7 +11,7 @@ from playground import plots
 from playground.diffusion import NUM_TIMESTEPS
 from playground.stats import bin_means, binned_cosine_similarity, even_indices, row_bins
 from playground.views.time.similarity import bin_size_text, unresolved_columns
-from playground.views.time.waves import column_info
+from playground.views.time.waves import T_TITLE, column_info
 
 MLP_HEATMAP_ROWS = 100  # t rows per panel in the heatmaps and similarity matrices: bins, each the mean over its t
 EMBEDDING_NAMES = {
@@ -207,7 +207,7 @@ def distinguishability_figure(stats):
         "step length over the RMS length of the part that varies with t (the offset every t shares does not count)",
         height=430,
         margin={"l": 80, "r": 20, "t": 90, "b": 110},
-        xaxis={"title": {"text": "t"}},
+        xaxis={"title": {"text": T_TITLE}},
         yaxis={"type": "log" if spread > 20 else "linear",
                "title": {"text": "‖e(t+1) − e(t)‖ / RMS ‖e − mean‖"}},
         legend={"orientation": "h", "y": -0.22, "x": 0},
@@ -256,7 +256,8 @@ def signal_figure(stats):
                 **ref,
             }
         )
-        plots.set_axis(grid, ref["xaxis"], title={"text": name})
+        # Reversed, so that t grows to the right here too (√ᾱ_t and the log-SNR fall as t grows).
+        plots.set_axis(grid, ref["xaxis"], autorange="reversed", title={"text": f"{name}, reversed: t →"})
         plots.set_axis(grid, ref["yaxis"], title={"text": "PC1 of trained t_emb" if i == 0 else ""})
     layout = plots.layout(
         f"The trained t_emb is mostly one feature: PC1 ({explained:.0f}% of its variance) tracks the signal level",

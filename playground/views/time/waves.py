@@ -30,6 +30,7 @@ MIN_MAX_PERIOD, MAX_MAX_PERIOD = 2.0, 1e6
 MAX_T_POINTS = 2000  # t rows of the embedding view
 MAX_HEATMAP_COLS = 256  # dimension columns sent to the browser
 
+T_TITLE = "t (0 clean → 999 noise)"  # the title of every horizontal t axis: app-wide, t increases to the right
 DEFAULTS = MappingProxyType(
     {
         "dim": 256,
@@ -317,7 +318,7 @@ def dimension_lines(t_start, t_end, dim, max_period, flavour, n_lines=4):
         height=470,
         margin={"l": 50, "r": 20, "t": 95, "b": 50},
         showlegend=False,
-        xaxis={"title": {"text": "t"}, "anchor": f"y{n if n > 1 else ''}"},
+        xaxis={"title": {"text": T_TITLE}, "anchor": f"y{n if n > 1 else ''}"},
         annotations=annotations,
         **axes,
     )
