@@ -2,6 +2,7 @@
 order), every page has its UI and view module, and every id is unique."""
 
 import importlib
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -55,3 +56,15 @@ def test_every_page_has_a_ui_module_and_a_view_module(chapter, page):
     ui = importlib.import_module(f"playground.ui.{chapter}.{page}")
     importlib.import_module(f"playground.views.{chapter}.{page}")
     assert callable(ui.build)
+
+
+def test_the_readme_lists_every_demo_slug_of_every_page(shipped):
+    from playground.ui.widgets import slug
+    from playground.views.guidance import cfg, variants
+    from playground.views.inside import decided, forward
+
+    names = [*cfg.PRESETS, *variants.LAB_PRESETS, *forward.PRESETS, *decided.presets(shipped.config, True)]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    slugs = [slug(name) for name in names]
+    assert len(set(slugs)) == len(slugs)  # a slug names one demo: links find its button by it
+    assert [s for s in slugs if f"`{s}`" not in readme] == []

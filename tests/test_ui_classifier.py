@@ -52,6 +52,11 @@ def beside_the_grid(demo):
 def test_the_grid_opens_beside_three_controls_and_the_rest_is_folded(monkeypatch):
     demo, _ = build_page(page, serve(monkeypatch, "0.5"))
     grid, shown = beside_the_grid(demo)
+    assert grid.height == page.GRID_HEIGHT >= 540  # the hero: at least a third of the 1280x720 first screen
+    columns = len(DEFAULTS["g"].split(",")) + len(DEFAULTS["s"].split(","))  # filled by the grid at the start
+    header = 2 * (15 + 2) + 2 * 6 + 2  # labelled_grid's two-line headers ("classifier\ng = 2")
+    assert page.GRID_HEIGHT - 40 <= header + DEFAULTS["samples"] * (view.GRID_CELL + 6) + 6 <= page.GRID_HEIGHT
+    assert columns * (view.GRID_CELL + 6) + 6 <= 720  # and fits the column beside the controls at 1280 px
     assert [type(b) for b in shown] == [gr.Markdown, gr.Dropdown, gr.Textbox, gr.Button]
     assert shown[0].value == page.CAPTION and len(page.CAPTION.split()) <= 30
     assert shown[2].label.startswith("classifier scales g")

@@ -10,7 +10,6 @@ from playground.assets import COMPANIONS
 from playground.checkpoint import load_pretrained
 from playground.data import to_uint8
 from playground.diffusion import DEFAULT_STEPS, sampling_timesteps
-from playground.grids import labelled_grid
 from playground.sampling import sample_guided
 from playground.views.guidance import curves
 from playground.views.guidance import dropout as ld
@@ -55,19 +54,46 @@ def test_companion_sweep_samples_p0_only_at_one(random_companions):
     assert torch.equal(sweeps["0.5"][1], direct[1])
 
 
-def test_the_grid_says_in_its_grey_cells_why_p0_has_no_sample(random_companions):
-    sweeps = ld.companion_sweep(random_companions, 5, 2, [1.0, 3.0], 2)
-    grid = np.asarray(ld.sweep_grid_image(sweeps, [1.0, 3.0], 2))
-    blank = np.full((2, 28, 28), ld.REFUSED_GREY, dtype=np.uint8)  # the refused cells as plain grey
-    cells = [np.stack([to_uint8(x).numpy().reshape(2, 28, 28) if x is not None else blank for x in per_scale], 1)
-             for per_scale in sweeps.values()]
-    plain = np.asarray(labelled_grid(np.concatenate(cells), ["s = 1", "s = 3"], [f"p = {r}" for r in ld.RATES
-                                                                                  for _ in range(2)], cell=64,
-                                     font_size=15))
-    changed = (grid != plain).any(-1)
-    assert changed.sum() > 100  # the text, drawn in the two refused cells
-    assert (plain[changed] == ld.REFUSED_GREY).all()  # and nowhere else: every sample pixel as labelled_grid draws it
-    assert (grid[changed] > ld.REFUSED_GREY).any()
+def test_the_grid_is_wide_a_column_per_companion_and_scale_a_row_per_sample(random_companions):
+    scales = [1.0, 3.0]
+    sweeps = ld.companion_sweep(random_companions, 5, 2, scales, 2)
+    cell = 56  # twice 28: each sample's pixels become 2x2 blocks, computed here independently with np.kron
+    grid = np.asarray(ld.sweep_grid_image(sweeps, scales, 2, cell=cell))
+    boxes, (width, height) = ld.sweep_cell_boxes(3, 2, 2, cell)
+    assert grid.shape == (height, width, 3) and (grid == grid[..., :1]).all()  # greys only
+    assert set(boxes) == {(g, c, r) for g in range(3) for c in range(2) for r in range(2)}
+    lefts = [boxes[g, c, 0][0] for g in range(3) for c in range(2)]  # grouped by companion, then scale
+    gaps = np.diff(lefts)
+    assert (gaps == cell + ld.SWEEP_PAD).sum() == 3 and (gaps == cell + ld.SWEEP_PAD + ld.GROUP_GAP).sum() == 2
+    assert all(boxes[g, c, r][1] == ld.SWEEP_HEADER + r * (cell + ld.SWEEP_PAD) for g, c, r in boxes)
+    covered = np.zeros((height, width), bool)
+    for (g, c, r), (x, y) in boxes.items():
+        shown, sample = grid[y:y + cell, x:x + cell, 0], sweeps[ld.RATES[g]][c]
+        if sample is None:  # p = 0 at s = 3: the grey cell that says why, in its own pixels
+            assert g == 0 and c == 1 and np.array_equal(shown, ld.refused_tile(cell))
+        else:  # every sample's pixels, exactly
+            expected = np.kron(to_uint8(sample[r]).numpy().reshape(28, 28), np.ones((2, 2), np.uint8))
+            assert np.array_equal(shown, expected)
+        covered[y:y + cell, x:x + cell] = True
+    assert (grid[ld.SWEEP_HEADER:][~covered[ld.SWEEP_HEADER:]] == 255).all()  # white between the cells
+    tile = ld.refused_tile(cell)
+    assert (tile == ld.REFUSED_GREY).mean() > 0.6 and (tile > ld.REFUSED_GREY).sum() > 50  # grey, with its text
+    # the two-level header: a "p = ..." over each group (wider text for "p = 0.1" than "p = 0"), an "s = ..." over
+    # each column
+    ink = [np.flatnonzero((grid[:ld.GROUP_BAND - 4, boxes[g, 0, 0][0]:boxes[g, 1, 0][0] + cell, 0] < 128).any(0))
+           for g in range(3)]
+    assert all(len(i) for i in ink) and np.ptp(ink[0]) < np.ptp(ink[1])
+    for x, _ in (boxes[g, c, 0] for g in range(3) for c in range(2)):
+        assert (grid[ld.GROUP_BAND:ld.SWEEP_HEADER, x:x + cell, 0] < 128).any()
+
+
+def test_at_the_default_scales_the_grid_fills_the_page_width():
+    scales = ld.parse_scales(ld.DEFAULTS["scales"])
+    cell = ld.sweep_cell(len(scales))
+    width, height = ld.sweep_cell_boxes(len(ld.RATES), len(scales), ld.DEFAULTS["samples"], cell)[1]
+    # rounding the cell down loses under a pixel per column
+    assert ld.SWEEP_WIDTH - 3 * len(scales) < width <= ld.SWEEP_WIDTH and width > 3 * height
+    assert ld.sweep_cell(12) == ld.MIN_SWEEP_CELL and ld.sweep_cell(1) == ld.MAX_SWEEP_CELL  # bounded both ways
 
 
 def test_the_companion_table_reads_diversity_against_the_real_digits():

@@ -20,6 +20,7 @@ INTRO = (
     "classifier's log-probability, ∇ log p(y | x_t) (Ho & Salimans 2022), learned by the same network. "
     "The classifier here (`assets/noisy_classifier.json`) is a small FiLM-conditioned CNN, unlike the judge."
 )
+GRID_HEIGHT = 540  # the hero's height: a third of the first screen and more at 1280x720, the page under 2 screens
 CAPTION = ("**Same noise, two ways to steer toward a digit:** a noise-aware classifier's gradient (scale g) on the "
            "unconditional model, beside CFG (scale s).")
 
@@ -49,7 +50,7 @@ def build(shown, model, model_error):
     reason = None if model is None else view.cannot_guide(model)
     with gr.Row():
         with gr.Column(scale=3):
-            grid = image("cg-grid", height=470)
+            grid = image("cg-grid", height=GRID_HEIGHT)
         with gr.Column(scale=2):
             gr.Markdown(CAPTION if reason is None else f"> ⚠️ {reason}")
             label = gr.Dropdown(digit_choices(class_count(model)), value=DEFAULTS["label"], label="digit")

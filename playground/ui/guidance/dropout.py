@@ -20,6 +20,8 @@ INTRO = (
     "autoguidance, still can); **p = 0.5** trains on ∅ in place of the digit in about half its examples (the drop "
     "is drawn per example). Their cards name the command that trained each (`assets/dit_mnist_small_p*.json`)."
 )
+# The wide grid's height at the default two samples per cell (`view.sweep_grid_image`), so it fills the page's width
+GRID_HEIGHT = 320
 CAPTION = ("**Same noise, three models that differ only in label dropout p.** Without it (p = 0) there is no null "
            "class, so classifier-free guidance cannot run.")
 
@@ -37,16 +39,15 @@ def label_dropout(label, seed, scales, samples):
 
 
 def build(shown, model, model_error):
-    """The three companions' grid beside its primary controls, everything else in folds; it opens on `DEFAULTS`
-    (nothing without a model)."""
-    with gr.Row():
-        with gr.Column(scale=3):
-            grid = image("dropout-grid", height=470)
-        with gr.Column(scale=2):
+    """The three companions' grid across the page with its primary controls under it, everything else in folds; it
+    opens on `DEFAULTS` (nothing without a model)."""
+    grid = image("dropout-grid", height=GRID_HEIGHT)
+    with gr.Row(equal_height=True, elem_id="dropout-controls"):
+        with gr.Column(scale=2, min_width=240):
             gr.Markdown(CAPTION)
-            label = gr.Dropdown(digit_choices(class_count(model)), value=DEFAULTS["label"], label="digit")
-            scales = gr.Textbox(value=DEFAULTS["scales"], label="guidance scales s")
-            run = gr.Button("Sample the three", variant="primary")
+        label = gr.Dropdown(digit_choices(class_count(model)), value=DEFAULTS["label"], label="digit", scale=1)
+        scales = gr.Textbox(value=DEFAULTS["scales"], label="guidance scales s", scale=1)
+        run = gr.Button("Sample the three", variant="primary", scale=1)
     with fold("More settings"):
         with gr.Row():
             seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, label="seed")

@@ -19,9 +19,8 @@ CHECK_NOT_RUN = ("*The default check could not run just now (the message says wh
                  "runs again the next time this page is shown.*")
 VIEWS = Cache("timestep embedding views", max_items=8)  # the view for a request and the served model
 
-CAPTION = ("**Each step t becomes cos/sin waves:** fast ones tell neighbouring steps apart, slow ones say "
-           "where t is in 0..999.")
-FLAVOUR_CAPTION = "**Does the wave flavour matter?** The trained model draws every digit under each flavour:"
+CAPTION = "**Each step t becomes cos/sin waves:** fast ones separate neighbouring steps, slow ones locate t in 0..999."
+FLAVOUR_CAPTION = "**Does the flavour matter?** The trained model draws every digit under each:"
 HELP = (
     "DiT receives the step **t as one number per image**. Before any learning happens, it spreads that number "
     "over cos and sin waves whose frequencies shrink geometrically (`t_freq`, 256 numbers). The heatmap's rows "
@@ -141,21 +140,22 @@ def embedding_details():
 
 
 def flavour_section(model, model_error):
-    """The flavour check: its grid beside its table and knobs (its intro and caps go in the page's fold)."""
+    """The flavour check: its grid with the Run button and a "More settings" fold under it, beside its wider table
+    (its intro and caps go in the page's fold)."""
     gr.Markdown(FLAVOUR_CAPTION)
     with gr.Row():
-        with gr.Column(scale=1):
+        with gr.Column(scale=2):
             grid = image("flavour-grid")
-        with gr.Column(scale=1):
+            with gr.Row():
+                run = gr.Button("Run the check", variant="primary", scale=1, min_width=180)
+                with gr.Column(scale=1, min_width=200), fold("More settings"):
+                    per_digit = gr.Slider(
+                        1, flavours.MAX_PER_DIGIT, value=flavours.DEFAULTS["per_digit"], step=1,
+                        label="samples per digit and scale",
+                    )
+                    flavour_seed = gr.Number(value=flavours.DEFAULTS["seed"], precision=0, label="seed", minimum=0)
+        with gr.Column(scale=3):
             table = gr.Markdown(flavour_note(model, model_error))
-            with gr.Row(equal_height=True):
-                per_digit = gr.Slider(
-                    1, flavours.MAX_PER_DIGIT, value=flavours.DEFAULTS["per_digit"], step=1,
-                    label="samples per digit and scale", scale=2,
-                )
-                flavour_seed = gr.Number(value=flavours.DEFAULTS["seed"], precision=0, label="seed", minimum=0,
-                                         scale=1, min_width=90)
-            run = gr.Button("Run the check", variant="primary")
     return grid, table, per_digit, flavour_seed, run
 
 

@@ -26,6 +26,7 @@ from playground.views.guidance import curves
 
 MAX_VALUES = 4  # classifier scales g, and CFG scales s, per request
 MAX_CG_SAMPLES = 6
+GRID_CELL = 108  # at the starting inputs (6 columns, 4 samples) the grid fills the page's 540 px box
 INSPECT_STEPS = (1, 3, 5, 7)
 READABLE = 0.5  # held-out accuracy from which the page says the classifier reads the digit at t
 RANDOM_COSINE = 1 / math.sqrt(28 * 28)  # the spread of the cosine between two random directions in 784 pixels
@@ -85,7 +86,7 @@ def side_by_side(model, classifier, judge, label, seed, samples, g_values, s_val
             row.update(hits=sum(p == label for p in classify(judge, columns[-1], labels)["predicted"]), n=samples)
         rows.append(row)
     headers = [row["method"].replace(" ", "\n", 1) for row in rows]
-    return labelled_grid(to_uint8(torch.stack(columns, 1)).numpy(), headers, cell=76, font_size=15), rows
+    return labelled_grid(to_uint8(torch.stack(columns, 1)).numpy(), headers, cell=GRID_CELL, font_size=15), rows
 
 
 def cost_markdown(rows):

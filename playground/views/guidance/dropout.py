@@ -32,6 +32,14 @@ DEFAULTS = MappingProxyType({"label": 3, "seed": 0, "scales": "1, 2, 4", "sample
 STAND_IN_SCALE = 4.0
 REFUSED_GREY = 60  # the cell of a scale the p = 0 model cannot run
 REFUSED_TEXT = ("no CFG:", "no null", "row")
+# The sweep's picture, wide: SWEEP_WIDTH is the page's width at a 1280 px window, so at the default three scales the
+# nine cells fill it; a header band per companion ("p = ...") over a band per scale ("s = ...").
+SWEEP_WIDTH = 1200
+MIN_SWEEP_CELL, MAX_SWEEP_CELL = 40, 160
+SWEEP_PAD, GROUP_GAP = 6, 24
+GROUP_FONT, SCALE_FONT = 18, 15
+GROUP_BAND, SCALE_BAND = GROUP_FONT + 2 * SWEEP_PAD + 2, SCALE_FONT + 2 * SWEEP_PAD
+SWEEP_HEADER = GROUP_BAND + SCALE_BAND
 NO_CFG = "no CFG (no null row)"  # the live table's cell where the grid shows REFUSED_TEXT
 VERDICT_SCALE = 4.0  # the fixed scale the verdict reads the guided companions at (the reference samples at 4)
 
@@ -98,16 +106,45 @@ def refused_tile(cell):
     return np.asarray(tile)
 
 
-def sweep_grid_image(sweeps, scales, samples, cell=64):
-    """Rows = companion x sample, columns = scales; where a model cannot run CFG (p = 0, s != 1) a grey cell that
-    says so."""
-    refused = np.repeat(refused_tile(cell)[None], samples, 0)
-    rows, row_labels = [], []
-    for rate, per_scale in sweeps.items():
-        rows.append(np.stack([upscaled(x, cell) if x is not None else refused for x in per_scale], 1))
-        row_labels += [f"p = {rate}"] * samples
-    return labelled_grid(np.concatenate(rows), [f"s = {fmt(s)}" for s in scales], row_labels, cell=cell,
-                         font_size=15)
+def sweep_cell(n_scales, groups=3):
+    """The cell size that makes the wide grid `SWEEP_WIDTH` wide: one column per (companion, scale)."""
+    n = groups * n_scales
+    return int(min(MAX_SWEEP_CELL, max(MIN_SWEEP_CELL, (SWEEP_WIDTH - SWEEP_PAD - (groups - 1) * GROUP_GAP) // n
+                                           - SWEEP_PAD)))
+
+
+def sweep_cell_boxes(groups, n_scales, samples, cell):
+    """`{(group, scale index, sample): (left, top)}` of every cell of the wide grid, and its `(width, height)`: a
+    header band per group over one column per scale, one row per sample."""
+    group_width = n_scales * (cell + SWEEP_PAD)
+    boxes = {(g, c, r): (SWEEP_PAD + g * (group_width + GROUP_GAP) + c * (cell + SWEEP_PAD),
+                         SWEEP_HEADER + r * (cell + SWEEP_PAD))
+             for g in range(groups) for c in range(n_scales) for r in range(samples)}
+    width = SWEEP_PAD + groups * group_width + (groups - 1) * GROUP_GAP
+    return boxes, (width, SWEEP_HEADER + samples * (cell + SWEEP_PAD))
+
+
+def sweep_grid_image(sweeps, scales, samples, cell=None):
+    """The companions side by side, wide: a group of columns per companion (header "p = ...") with a column per
+    scale ("s = ..."), a row per sample (the same noise along a row); where a model cannot run CFG (p = 0, s != 1)
+    a grey cell that says so."""
+    cell = sweep_cell(len(scales), len(sweeps)) if cell is None else cell
+    boxes, size = sweep_cell_boxes(len(sweeps), len(scales), samples, cell)
+    canvas = Image.new("L", size, 255)
+    draw = ImageDraw.Draw(canvas)
+    group_font, scale_font = (ImageFont.load_default(size=n) for n in (GROUP_FONT, SCALE_FONT))
+    refused = refused_tile(cell)
+    for g, (rate, per_scale) in enumerate(sweeps.items()):
+        left, right = boxes[g, 0, 0][0], boxes[g, len(scales) - 1, 0][0] + cell
+        draw.text(((left + right) / 2, GROUP_BAND / 2), f"p = {rate}", fill=0, font=group_font, anchor="mm")
+        draw.line([(left, GROUP_BAND - 2), (right - 1, GROUP_BAND - 2)], fill=140, width=2)
+        for c, (s, x) in enumerate(zip(scales, per_scale, strict=True)):
+            draw.text((boxes[g, c, 0][0] + cell / 2, GROUP_BAND + SCALE_BAND / 2), f"s = {fmt(s)}", fill=0,
+                      font=scale_font, anchor="mm")
+            tiles = upscaled(x, cell) if x is not None else [refused] * samples
+            for r, tile in enumerate(tiles):
+                canvas.paste(Image.fromarray(tile), boxes[g, c, r])
+    return canvas.convert("RGB")
 
 
 def sweep_scores(judge, sweeps, label, scales):
