@@ -63,7 +63,8 @@ NO_MODEL_NOTE = "No model is loaded, so there is nothing to sample."
 LIVE_PROMPT = "Drag the slider to sample one column."
 LIVE_FOLLOWS = "The column follows the grid: the next sweep draws it again."
 # Why a plain CFG request can be refused: a model without a null class has no unconditional prediction.
-UNGUIDED_LIVE_LINE = "This model cannot be guided (the note under the samples says why): only s = 1 samples here."
+UNGUIDED_LIVE_LINE = ("This model has no null class, so it has no unconditional prediction and classifier-free "
+                      "guidance cannot run: only s = 1 samples here (scales `1`).")
 
 
 def checked_sweep(label, scales, samples, seed, steps, sampler, clip):
