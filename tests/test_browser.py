@@ -375,3 +375,29 @@ def test_presenter_mode_folds_prose_enlarges_figure_text_and_steps_through_demos
             timeout=TIMEOUT_MS)
     finally:
         linked.close()
+
+
+HEROES = {  # page id -> its hero picture, as the page opens
+    "waves": ".js-plotly-plot", "mlp": ".js-plotly-plot", "adaln": ".js-plotly-plot", "forward": "#forward-path",
+    "decided": "#counterfactual-grid img", "cfg": "#cfg-grid img", "step": ".js-plotly-plot",
+    "variants": "#lab-grid img", "dropout": "#dropout-grid img", "classifier": "#cg-grid img",
+    "model": "#model-grid img",
+}
+# Elements wider than the box that shows them (clipped, or spilling out of the page), of the page shown.
+WIDER_THAN_THEIR_BOX = """() => [...document.querySelectorAll('pre, table, .js-plotly-plot, img, .prose')].filter(e => {
+    if (e.offsetParent === null) return false;
+    const scrolls = ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+    return e.getBoundingClientRect().right > innerWidth + 1 || (!scrolls && e.scrollWidth > e.clientWidth + 1);
+}).map(e => e.tagName + (e.id ? '#' + e.id : ''))"""
+
+
+def test_every_page_opens_on_its_hero_with_nothing_wider_than_its_box_and_a_one_line_title(page):
+    assert set(HEROES) == {p.id for c in CHAPTERS for p in c.pages}
+    assert page.locator("#title-bar").bounding_box()["height"] <= 60
+    for chapter in CHAPTERS:
+        for shown in chapter.pages:
+            open_page(page, shown.id)
+            hero = page.locator(f"{HEROES[shown.id]}:visible").first
+            hero.wait_for(timeout=TIMEOUT_MS)
+            assert hero.bounding_box()["y"] < 720, shown.id  # on the first screen
+            assert page.evaluate(WIDER_THAN_THEIR_BOX) == [], shown.id
