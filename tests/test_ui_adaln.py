@@ -4,7 +4,7 @@ what the page opens on, and the p = 0 companion, which has no null class, served
 
 import gradio as gr
 import pytest
-from view_helpers import build_page, components, small_dit
+from view_helpers import build_page, components, in_closed_fold, small_dit
 
 from playground.assets import COMPANIONS
 from playground.model import DiT
@@ -17,14 +17,6 @@ from playground.views.time import adaln
 
 def notes(demo):
     return [b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown)]
-
-
-def in_closed_fold(block):
-    while block is not None:
-        if isinstance(block, gr.Accordion) and block.open is False:
-            return True
-        block = block.parent
-    return False
 
 
 def test_class_choices_come_from_the_model_config():

@@ -7,7 +7,7 @@ import json
 
 import gradio as gr
 import pytest
-from view_helpers import build_page, components
+from view_helpers import build_page, components, in_closed_fold
 
 from playground.ui.serving import WEIGHTS_ENV
 from playground.ui.time import adaln as adaln_page
@@ -89,14 +89,6 @@ def test_each_pages_events_update_only_that_page(shipped):
         assert len(pages) == 1, fn.fn
     seed_events = [fn for fn in private if any(b.label == "seed of the fresh MLP" for b in fn.inputs)]
     assert {tab_of(b) for fn in seed_events for b in fn.outputs if not isinstance(b, gr.State)} == {tabs["mlp"]}
-
-
-def in_closed_fold(block):
-    while block is not None:
-        if isinstance(block, gr.Accordion) and block.open is False:
-            return True
-        block = block.parent
-    return False
 
 
 def test_the_page_opens_on_the_finding_first_and_the_rest_in_a_fold(shipped):

@@ -3,7 +3,7 @@ and lanes, what the page opens on, and what it says when the served model cannot
 
 import gradio as gr
 import pytest
-from view_helpers import build_page, components, small_dit
+from view_helpers import build_page, components, in_closed_fold, small_dit
 
 from playground.ui.serving import WEIGHTS_ENV
 from playground.ui.time import waves as page
@@ -34,14 +34,6 @@ def test_widgets_start_at_the_views_defaults_and_show_the_caps():
     for text in (f"dim ≤ {view.MAX_DIM}", f"up to {view.MAX_T_POINTS} t", f"up to {MAX_INSPECT_T} inspector",
                  f"runs {VIEW_CONCURRENCY} requests at a time", "Guidance s = 1 and 4"):
         assert text in caps
-
-
-def in_closed_fold(block):
-    while block is not None:
-        if isinstance(block, gr.Accordion) and block.open is False:
-            return True
-        block = block.parent
-    return False
 
 
 def test_the_heatmap_and_the_flavour_grid_open_the_page_with_three_knobs_the_rest_folded(shipped):

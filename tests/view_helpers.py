@@ -84,3 +84,14 @@ def drawn_categories(fig, trace, axis):
     kind = props.get("type") or ("category" if sum(not numeric(n) for n in names) > 2 * sum(map(numeric, names))
                                  else "linear")
     return names if kind == "category" else [n for n in names if numeric(n)]
+
+
+def in_closed_fold(block):
+    """Whether `block` sits inside an Accordion that starts closed (a page's fold)."""
+    import gradio as gr
+
+    while block is not None:
+        if isinstance(block, gr.Accordion) and block.open is False:
+            return True
+        block = block.parent
+    return False
