@@ -6,7 +6,8 @@ Launches the app as the README does (`python app.py`), opens each page of each c
 screen as `<chapter>_<page>.png`, and prints a table, per page: words of prose (markdown) in the first screen,
 the share of the first screen its largest picture (a plot or an image) covers, seconds from the click to the
 first picture, the page's height in screens, and the elements wider than their visible box (clipped or
-spilling out). Then it checks that a deep link (`/?tab=ID`) opens each page on its picture.
+spilling out). Then it measures presenter mode (figure text, digit cells) and checks that a deep link
+(`/?tab=ID`) opens each page on its picture.
 Not part of the test suite (tests/test_browser.py checks the same pages).
 """
 
@@ -30,6 +31,7 @@ READY = {  # page id -> a selector that appears once the page shows its result
     "dropout": "#dropout-grid img", "classifier": "#cg-grid img", "model": "#model-grid img",
 }
 WAIT_MS = 90_000
+CFG_CELL = 84  # pixels of one digit in the CFG grid image (`grids.sweep_grid`'s cell)
 # What the first screen (the viewport, scrolled to the top) holds: visible prose words, the largest picture's
 # share of the screen, the page's height in screens, and the elements wider than the box that shows them.
 FIRST_SCREEN = """() => {
@@ -106,6 +108,23 @@ def check_deep_links(browser, url):
     print("deep links: " + "; ".join(opened), flush=True)
 
 
+def check_presenter(browser, url):
+    """`/?tab=cfg&present=1`: the smallest figure text and the CFG grid's digit cell, in pixels as drawn."""
+    shown = browser.new_page(viewport=VIEWPORT)
+    shown.goto(f"{url}?tab=cfg&present=1", wait_until="domcontentloaded")
+    grid = shown.locator("#cfg-grid img:visible").first
+    grid.wait_for(timeout=WAIT_MS)
+    shown.wait_for_timeout(1500)  # let plotly finish drawing
+    text = shown.evaluate("Math.min(...[...document.querySelectorAll('.js-plotly-plot text')]"
+                          ".filter((e) => e.textContent && e.getClientRects().length)"
+                          ".map((e) => parseFloat(getComputedStyle(e).fontSize)))")
+    width, height, natural_w, natural_h = grid.evaluate(
+        "(i) => [i.getBoundingClientRect().width, i.getBoundingClientRect().height, i.naturalWidth, i.naturalHeight]")
+    cell = CFG_CELL * min(width / natural_w, height / natural_h)
+    print(f"presenter mode: smallest figure text {text:.0f} px; CFG grid digit cells {cell:.0f} px", flush=True)
+    shown.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
@@ -122,6 +141,7 @@ def main():
         print("| page | prose words, first screen | largest picture, share of first screen | click to picture, s "
               "| height, screens | wider than their box |\n|---|---|---|---|---|---|", flush=True)
         visit_every_page(page, out, args.pages)
+        check_presenter(browser, url)
         if not args.pages:
             check_deep_links(browser, url)
         browser.close()
