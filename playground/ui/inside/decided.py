@@ -7,7 +7,7 @@ defaults."""
 
 import gradio as gr
 
-from playground.cache import Cache, weights_digest
+from playground.cache import Cache
 from playground.model import DiTConfig
 from playground.ui.openings import on_first_visit
 from playground.ui.serving import class_count, get_judge, get_model, require_model
@@ -51,7 +51,7 @@ def counterfactual(experiment, label, other_label, seed, samples, scale, t_mode,
         with SAMPLER.turn():
             return cf.counterfactual_view(model, request, judge=judge, progress=progress)
 
-    return VIEWS.get((weights_digest(model), request), run)
+    return VIEWS.get((model, request), run)
 
 
 def shown_parameters(experiment):

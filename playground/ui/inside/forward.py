@@ -6,7 +6,7 @@ demos; the page opens on its defaults."""
 
 import gradio as gr
 
-from playground.cache import Cache, weights_digest
+from playground.cache import Cache
 from playground.diffusion import sampling_timesteps
 from playground.model import DiTConfig
 from playground.ui.openings import on_first_visit
@@ -32,7 +32,8 @@ VIEWS = Cache("forward-pass views", max_items=4)  # the view of a request: the h
 
 
 def view_of(label, seed, step, block, head, query_row, query_col):
-    """`inside_view` of the checked request on the served model, kept by request and weights."""
+    """`inside_view` of the checked request on the served model, kept by (model, request): the served model is one
+    object for the life of the process, so its weights need no hashing on every request."""
     model = require_model()
     request = user_error(inside.validate_inside, label, seed, step, block, head, query_row, query_col, model.config)
 
@@ -40,7 +41,7 @@ def view_of(label, seed, step, block, head, query_row, query_col):
         with SAMPLER.turn():  # the trajectory it opens is sampled
             return inside.inside_view(model, request)
 
-    return VIEWS.get((weights_digest(model), request), trace)
+    return VIEWS.get((model, request), trace)
 
 
 def data_path(label, seed, step, block, head, query_row, query_col):
