@@ -70,11 +70,6 @@ def interpolate_scale(curve_points, metric, target):
     return None
 
 
-def nearest_point(curve_points, scale):
-    """The measured point closest to `scale` (for the uncertainty of an interpolated value)."""
-    return min(curve_points, key=lambda p: abs(scale_of(p) - scale))
-
-
 def value_at(curve_points, metric, scale):
     """`metric` linearly interpolated at `scale` between measured points (None outside them)."""
     pairs = [(scale_of(p), p[metric]) for p in curve_points if p.get(metric) is not None]
@@ -134,8 +129,8 @@ def matched_accuracy(curve_points, target, metrics=("diversity", "frechet")):
         lo, hi = pts[below[0] - 1], pts[below[0]]
         s = interpolate_scale([lo, hi], "accuracy", target)
         w = (s - scale_of(lo)) / (scale_of(hi) - scale_of(lo))
-        values = {m: ((1 - w) * lo[m] + w * hi[m],
-                      (1 - w) * value_se(lo, m)[1] + w * value_se(hi, m)[1]) for m in metrics}
+        values = {m: (value_at([lo, hi], m, s), (1 - w) * value_se(lo, m)[1] + w * value_se(hi, m)[1])
+                  for m in metrics}
         return Matched("crossed", s, (scale_of(lo), scale_of(hi)), values)
     near = [i for i, p in enumerate(pts) if holds(p, target)]
     if near:
